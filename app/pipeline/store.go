@@ -1,0 +1,34 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrConflict is returned by a Store when an ETag first-write-wins check
+// fails: the key changed since it was read, or an insert found the key
+// already present. It is the only error the pipeline retries as a conflict.
+var ErrConflict = errors.New("etag conflict")
+
+// Entry is a stored value with the ETag it was read at.
+type Entry struct {
+	Value []byte
+	ETag  string
+}
+
+// Store is a key-value state store with ETag first-write-wins concurrency.
+// Keys are the application's own keys; any prefix the store or the sidecar
+// adds is the adapter's business.
+type Store interface {
+	// BulkGet reads keys in as few round trips as the store allows. Keys that
+	// do not exist are absent from the result; that is not an error.
+	BulkGet(ctx context.Context, keys []string) (map[string]Entry, error)
+	// Set writes value under key. With etag "" the key must not exist yet
+	// (an insert); otherwise the stored ETag must equal etag. A failed check
+	// returns an error wrapping ErrConflict; any other error is returned
+	// wrapped as it is and must not be treated as a conflict.
+	Set(ctx context.Context, key string, value []byte, etag string) error
+	// Delete removes key. With etag "" it deletes unconditionally; otherwise a
+	// stale etag returns ErrConflict. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string, etag string) error
+}
