@@ -1,0 +1,154 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// ErrRetriesExhausted is returned for a key whose writes kept conflicting
+// until the retry budget ran out; it wraps ErrConflict too.
+var ErrRetriesExhausted = errors.New("conflict retries exhausted")
+
+// Retry bounds the ETag read-modify-write loop.
+type Retry struct {
+	Attempts int           // writes per key before giving up; at least 1
+	Base     time.Duration // backoff before the first retry, doubled after each
+	Max      time.Duration // backoff cap
+}
+
+// DefaultRetry is the original system's policy: 10 attempts, 40 ms doubling
+// to a 1 s cap, jittered.
+func DefaultRetry() Retry { return Retry{Attempts: 10, Base: 40 * time.Millisecond, Max: time.Second} }
+
+// backoff returns the jittered wait before retry n (n ≥ 1): a random duration
+// in [d/2, d] where d = Base·2^(n-1), capped at Max. The jitter spreads
+// replicas that conflicted on the same key apart.
+func (r Retry) backoff(n int) time.Duration {
+	d := r.Base
+	for i := 1; i < n && d < r.Max; i++ {
+		d *= 2
+	}
+	d = min(d, r.Max)
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// mutation computes the value to write under key from its current value.
+// exists is false for a key that is not stored yet. write false means
+// nothing needs writing (for example every message was a duplicate).
+type mutation func(key string, cur []byte, exists bool) (next []byte, write bool, err error)
+
+// committer runs the one ETag read-modify-write loop of the pipeline.
+type committer struct {
+	store       Store
+	retry       Retry
+	parallelism int
+	metrics     *Metrics
+}
+
+// commit reads keys in one bulk read, applies fn to each, and writes the
+// changed ones with their ETags (an insert where the key was missing).
+// Conflicted keys alone are re-read and re-applied after a jittered backoff,
+// up to retry.Attempts writes. Any other error is final for its key. The
+// result maps each failed key to its error; a nil map means all committed.
+// fn may be called more than once per key and must start from cur each time.
+func (c *committer) commit(ctx context.Context, keys []string, fn mutation) map[string]error {
+	var failed map[string]error
+	fail := func(key string, err error) {
+		if failed == nil {
+			failed = make(map[string]error)
+		}
+		failed[key] = err
+	}
+	pending := keys
+	for attempt := 1; len(pending) > 0; attempt++ {
+		if attempt > 1 {
+			c.metrics.Retries.Add(int64(len(pending)))
+			if err := sleep(ctx, c.retry.backoff(attempt-1)); err != nil {
+				for _, k := range pending {
+					fail(k, err)
+				}
+				return failed
+			}
+		}
+		entries, err := c.store.BulkGet(ctx, pending)
+		if err != nil {
+			for _, k := range pending {
+				fail(k, fmt.Errorf("read: %w", err))
+			}
+			return failed
+		}
+		conflicts := c.writeAll(ctx, pending, entries, fn, fail)
+		if len(conflicts) > 0 && attempt >= c.retry.Attempts {
+			for _, k := range conflicts {
+				fail(k, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt, ErrConflict))
+			}
+			return failed
+		}
+		pending = conflicts
+	}
+	return failed
+}
+
+// writeAll applies fn to every key and writes the results concurrently,
+// at most c.parallelism at a time. It returns the keys that conflicted.
+func (c *committer) writeAll(ctx context.Context, keys []string, entries map[string]Entry, fn mutation, fail func(string, error)) []string {
+	var (
+		mu        sync.Mutex
+		conflicts []string
+		wg        sync.WaitGroup
+		sem       = make(chan struct{}, max(1, c.parallelism))
+	)
+	for _, key := range keys {
+		cur, exists := entries[key]
+		next, write, err := fn(key, cur.Value, exists)
+		if err != nil {
+			mu.Lock()
+			fail(key, err)
+			mu.Unlock()
+			continue
+		}
+		if !write {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c.metrics.Writes.Add(1)
+			err := c.store.Set(ctx, key, next, cur.ETag)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+			case errors.Is(err, ErrConflict):
+				c.metrics.Conflicts.Add(1)
+				conflicts = append(conflicts, key)
+			default:
+				fail(key, fmt.Errorf("write: %w", err))
+			}
+		}()
+	}
+	wg.Wait()
+	return conflicts
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,125 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/enviromon/enviromon/app/telemetry"
+)
+
+// job is one reading waiting for its group commit.
+type job struct {
+	in        telemetry.Input
+	rejection *Rejection // set when the reading is invalid
+	outcome   telemetry.Outcome
+	done      chan error // buffered; receives exactly once
+}
+
+// Process decodes, calibrates and validates m and returns once every reading
+// in it is durably committed, so that a nil error may be acknowledged to the
+// transport. Invalid readings are committed too (counted on their device and
+// dead-lettered) and return nil: redelivering them would not make them
+// valid. An error means nothing can be assumed committed; the transport
+// should redeliver, and de-duplication makes that safe.
+func (p *Processor) Process(ctx context.Context, m Message) error {
+	p.metrics.Messages.Add(1)
+	jobs, err := p.prepare(ctx, m)
+	if err != nil {
+		return err
+	}
+	if err := p.enqueue(ctx, jobs); err != nil {
+		return err
+	}
+	var errs []error
+	for _, j := range jobs {
+		select {
+		case err := <-j.done:
+			errs = append(errs, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// enqueue hands jobs to their lanes.
+func (p *Processor) enqueue(ctx context.Context, jobs []*job) error {
+	p.sending.RLock()
+	defer p.sending.RUnlock()
+	for _, j := range jobs {
+		select {
+		case <-p.stopped:
+			return ErrStopped
+		default:
+		}
+		select {
+		case p.laneOf(j.in.DeviceID) <- j:
+		case <-p.stopped:
+			return ErrStopped
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// prepare turns a message into jobs: one per reading, or one rejection when
+// the payload is not telemetry at all.
+func (p *Processor) prepare(ctx context.Context, m Message) ([]*job, error) {
+	at := m.EnqueuedAt
+	if at.IsZero() {
+		at = p.now()
+	}
+	readings, err := telemetry.Decode(m.Payload)
+	if err != nil {
+		in := telemetry.Input{DeviceID: m.DeviceID, MessageID: m.MessageID, At: at,
+			Invalid: fmt.Errorf("%w: %w", telemetry.ErrInvalid, err)}
+		return []*job{p.newJob(in, m.Payload)}, nil
+	}
+	jobs := make([]*job, 0, len(readings))
+	for i, r := range readings {
+		in := telemetry.Input{DeviceID: r.DeviceID, MessageID: r.MessageID, Raw: r, At: at}
+		if in.MessageID == "" && m.MessageID != "" {
+			in.MessageID = m.MessageID
+			if len(readings) > 1 {
+				in.MessageID += "#" + strconv.Itoa(i)
+			}
+		}
+		if m.DeviceID != "" {
+			in.DeviceID = m.DeviceID
+			if r.DeviceID != "" && r.DeviceID != m.DeviceID {
+				in.Invalid = fmt.Errorf("%w: payload names device %q but the transport authenticated %q",
+					telemetry.ErrInvalid, r.DeviceID, m.DeviceID)
+			}
+		}
+		in.Raw.DeviceID = in.DeviceID
+		in.Calibrated = in.Raw
+		if in.Invalid == nil {
+			in.Invalid = in.Raw.Check() // no calibration lookup for an unusable reading
+		}
+		if in.Invalid == nil {
+			cal, err := p.cals.lookup(ctx, in.DeviceID)
+			if err != nil {
+				return nil, err
+			}
+			in.Calibrated = cal.Apply(in.Raw)
+			in.Invalid = p.cfg.Limits.Validate(in.Calibrated)
+		}
+		if telemetry.CheckDeviceID(in.DeviceID) != nil {
+			in.DeviceID = "" // counted in the dead-letter list only
+		}
+		jobs = append(jobs, p.newJob(in, m.Payload))
+	}
+	return jobs, nil
+}
+
+func (p *Processor) newJob(in telemetry.Input, payload []byte) *job {
+	j := &job{in: in, done: make(chan error, 1)}
+	if in.Invalid != nil {
+		j.rejection = &Rejection{DeviceID: in.DeviceID, MessageID: in.MessageID,
+			Reason: in.Invalid.Error(), Payload: excerpt(payload), At: in.At}
+	}
+	return j
+}

@@ -1,0 +1,36 @@
+package pipeline
+
+import "sync/atomic"
+
+// Metrics are the pipeline's counters since start. All fields are safe for
+// concurrent use.
+type Metrics struct {
+	Messages   atomic.Int64 // transport messages handed to Process
+	Accepted   atomic.Int64 // readings counted on their device
+	Rejected   atomic.Int64 // invalid readings counted and dead-lettered
+	Duplicates atomic.Int64 // readings recognised as redelivered
+	Failed     atomic.Int64 // readings whose commit failed (the transport redelivers)
+	Flushes    atomic.Int64 // group commits
+	Batched    atomic.Int64 // readings over all flushes (Batched/Flushes = mean batch)
+	Writes     atomic.Int64 // store writes attempted
+	Conflicts  atomic.Int64 // writes refused by an ETag check
+	Retries    atomic.Int64 // keys re-read after a conflict
+	Notified   atomic.Int64 // device changes handed to the notifier
+}
+
+// Snapshot is a point-in-time copy of Metrics.
+type Snapshot struct {
+	Messages, Accepted, Rejected, Duplicates, Failed int64
+	Flushes, Batched, Writes, Conflicts, Retries     int64
+	Notified                                          int64
+}
+
+// Snapshot copies the counters.
+func (m *Metrics) Snapshot() Snapshot {
+	return Snapshot{
+		Messages: m.Messages.Load(), Accepted: m.Accepted.Load(), Rejected: m.Rejected.Load(),
+		Duplicates: m.Duplicates.Load(), Failed: m.Failed.Load(), Flushes: m.Flushes.Load(),
+		Batched: m.Batched.Load(), Writes: m.Writes.Load(), Conflicts: m.Conflicts.Load(),
+		Retries: m.Retries.Load(), Notified: m.Notified.Load(),
+	}
+}
