@@ -11,10 +11,6 @@ import (
 	"github.com/enviromon/enviromon/app/telemetry"
 )
 
-// drainTimeout bounds the commit of a batch already collected when Run's
-// context ends, so a shutdown finishes the work it acknowledged.
-const drainTimeout = 15 * time.Second
-
 // Run starts the lanes and blocks until ctx ends. Each lane collects jobs
 // for cfg.Window or up to cfg.MaxBatch readings, then commits them. A batch
 // being committed when ctx ends is finished (bounded by drainTimeout); jobs
@@ -71,9 +67,7 @@ func (p *Processor) runLane(ctx context.Context, lane chan *job) {
 			}
 		}
 		timer.Stop()
-		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
-		p.flush(flushCtx, batch)
-		cancel()
+		p.flush(ctx, batch)
 		clear(batch)
 	}
 }

@@ -52,10 +52,6 @@ func (r *registry) open(id, user string) bool {
 func (r *registry) close(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c, ok := r.conns[id]
-	if !ok {
-		return
-	}
 	delete(r.conns, id)
 }
 
@@ -129,11 +125,12 @@ func (r *registry) removeUserFromGroup(user, group string) {
 	}
 }
 
-// live returns the ids of live connections that pass keep.
+// live returns the ids of live connections that pass keep, never nil: a
+// nil list means "everyone" to hub.send.
 func (r *registry) live(keep func(id string, c *conn) bool) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var ids []string
+	ids := []string{}
 	for id, c := range r.conns {
 		if c.live && keep(id, c) {
 			ids = append(ids, id)
