@@ -17,20 +17,28 @@ type job struct {
 	done      chan error // buffered; receives exactly once
 }
 
+// Result tells a caller what became of the readings of its message.
+type Result struct {
+	Accepted   int      `json:"accepted"`
+	Rejected   int      `json:"rejected"`
+	Duplicates int      `json:"duplicates"`
+	Reasons    []string `json:"reasons,omitempty"` // one per rejected reading
+}
+
 // Process decodes, calibrates and validates m and returns once every reading
 // in it is durably committed, so that a nil error may be acknowledged to the
 // transport. Invalid readings are committed too (counted on their device and
 // dead-lettered) and return nil: redelivering them would not make them
 // valid. An error means nothing can be assumed committed; the transport
 // should redeliver, and de-duplication makes that safe.
-func (p *Processor) Process(ctx context.Context, m Message) error {
+func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 	p.metrics.Messages.Add(1)
 	jobs, err := p.prepare(ctx, m)
 	if err != nil {
-		return err
+		return Result{}, err
 	}
 	if err := p.enqueue(ctx, jobs); err != nil {
-		return err
+		return Result{}, err
 	}
 	var errs []error
 	for _, j := range jobs {
@@ -38,10 +46,25 @@ func (p *Processor) Process(ctx context.Context, m Message) error {
 		case err := <-j.done:
 			errs = append(errs, err)
 		case <-ctx.Done():
-			return ctx.Err()
+			return Result{}, ctx.Err()
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return Result{}, err
+	}
+	var r Result
+	for _, j := range jobs {
+		switch {
+		case j.in.DeviceID != "" && j.outcome == telemetry.Duplicate:
+			r.Duplicates++
+		case j.rejection != nil:
+			r.Rejected++
+			r.Reasons = append(r.Reasons, j.rejection.Reason)
+		default:
+			r.Accepted++
+		}
+	}
+	return r, nil
 }
 
 // enqueue hands jobs to their lanes.

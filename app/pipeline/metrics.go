@@ -22,7 +22,7 @@ type Metrics struct {
 type Snapshot struct {
 	Messages, Accepted, Rejected, Duplicates, Failed int64
 	Flushes, Batched, Writes, Conflicts, Retries     int64
-	Notified                                          int64
+	Notified                                         int64
 }
 
 // Snapshot copies the counters.

@@ -37,7 +37,8 @@ func process(t *testing.T, p *Processor, payload string, meta ...string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return p.Process(ctx, m)
+	_, err := p.Process(ctx, m)
+	return err
 }
 
 func device(t *testing.T, p *Processor, id string) telemetry.Summary {
@@ -208,7 +209,7 @@ func TestBackoffHonoursCancellation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	began := time.Now()
-	err := p.Process(ctx, Message{Payload: []byte(`{"deviceId":"d1","temperature":20}`)})
+	_, err := p.Process(ctx, Message{Payload: []byte(`{"deviceId":"d1","temperature":20}`)})
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(began), 2*time.Second)
 }
@@ -288,6 +289,6 @@ func TestStoppedProcessorRefuses(t *testing.T) {
 	go func() { defer close(done); _ = p.Run(ctx) }()
 	cancel()
 	<-done
-	err = p.Process(context.Background(), Message{Payload: []byte(`{"deviceId":"d","temperature":1}`)})
+	_, err = p.Process(context.Background(), Message{Payload: []byte(`{"deviceId":"d","temperature":1}`)})
 	assert.ErrorIs(t, err, ErrStopped)
 }

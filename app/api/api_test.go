@@ -1,0 +1,138 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/enviromon/enviromon/app/pipeline"
+	"github.com/enviromon/enviromon/app/telemetry"
+)
+
+// fakePipeline answers from fields; each error field fails its call.
+type fakePipeline struct {
+	devices  []telemetry.Summary
+	err      error
+	saved    map[string]telemetry.Calibration
+	messages []pipeline.Message
+}
+
+func (f *fakePipeline) Process(_ context.Context, m pipeline.Message) (pipeline.Result, error) {
+	f.messages = append(f.messages, m)
+	return pipeline.Result{Accepted: 1}, f.err
+}
+func (f *fakePipeline) Devices(context.Context) ([]telemetry.Summary, error) { return f.devices, f.err }
+func (f *fakePipeline) Device(_ context.Context, id string) (telemetry.Summary, error) {
+	if f.err != nil {
+		return telemetry.Summary{}, f.err
+	}
+	for _, d := range f.devices {
+		if d.DeviceID == id {
+			return d, nil
+		}
+	}
+	return telemetry.Summary{}, fmt.Errorf("device %q: %w", id, pipeline.ErrNotFound)
+}
+func (f *fakePipeline) Rejected(context.Context) ([]pipeline.Rejection, error) { return nil, f.err }
+func (f *fakePipeline) Calibration(_ context.Context, id string) (telemetry.Calibration, error) {
+	c, ok := f.saved[id]
+	if !ok {
+		return c, pipeline.ErrNotFound
+	}
+	return c, f.err
+}
+func (f *fakePipeline) SetCalibration(_ context.Context, id string, c telemetry.Calibration) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if f.err != nil {
+		return f.err
+	}
+	f.saved[id] = c
+	return nil
+}
+func (f *fakePipeline) DeleteCalibration(_ context.Context, id string) error {
+	delete(f.saved, id)
+	return f.err
+}
+
+func serve(t *testing.T, f *fakePipeline, method, path, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := NewRouter(Deps{Ingest: f, Devices: f, Calibrations: f,
+		Metrics:   func() pipeline.Snapshot { return pipeline.Snapshot{Conflicts: 7} },
+		Ready:     map[string]Check{"store": func(context.Context) error { return f.err }},
+		Dashboard: http.FS(fstest.MapFS{"index.html": {Data: []byte("<h1>dash</h1>")}}),
+	})
+	w := httptest.NewRecorder()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Message-Id", "hdr-1")
+	r.ServeHTTP(w, req)
+	return w
+}
+
+func TestRoutes(t *testing.T) {
+	temp := 0.0
+	tests := []struct {
+		name         string
+		err          error
+		method, path string
+		body         string
+		wantStatus   int
+		wantBody     string
+	}{
+		{"list devices", nil, "GET", "/api/devices", "", 200, `"temperature":0`},
+		{"one device", nil, "GET", "/api/devices/d1", "", 200, `"deviceId":"d1"`},
+		{"unknown device", nil, "GET", "/api/devices/nope", "", 404, `not found`},
+		{"rejected is a list even when empty", nil, "GET", "/api/rejected", "", 200, `[]`},
+		{"store down hides detail", errors.New("dial tcp secret-host"), "GET", "/api/devices", "", 500, `Internal Server Error`},
+		{"stopped", pipeline.ErrStopped, "POST", "/api/telemetry", `{"deviceId":"d1"}`, 503, `processor stopped`},
+		{"conflict exhausted", pipeline.ErrConflict, "PUT", "/api/calibration/d1", `{"temperatureSlope":1}`, 409, `etag conflict`},
+		{"ingest", nil, "POST", "/api/telemetry", `{"deviceId":"d1","temperature":1}`, 200, `"accepted":1`},
+		{"calibration put", nil, "PUT", "/api/calibration/d1", `{"temperatureSlope":2,"temperatureYIntercept":-1}`, 200, `"temperatureSlope":2`},
+		{"original PascalCase names", nil, "PUT", "/api/calibration/d1", `{"TemperatureSlope":2}`, 200, `"temperatureSlope":2`},
+		{"string number", nil, "PUT", "/api/calibration/d1", `{"temperatureSlope":"NaN"}`, 400, `finite numbers`},
+		{"huge number", nil, "PUT", "/api/calibration/d1", `{"temperatureSlope":1e400}`, 400, `finite numbers`},
+		{"unknown field", nil, "PUT", "/api/calibration/d1", `{"slope":1}`, 400, `unknown field`},
+		{"not an object", nil, "PUT", "/api/calibration/d1", `[1]`, 400, `finite numbers`},
+		{"empty body", nil, "PUT", "/api/calibration/d1", ``, 400, `finite numbers`},
+		{"two objects", nil, "PUT", "/api/calibration/d1", `{} {}`, 400, `one JSON object`},
+		{"missing calibration", nil, "GET", "/api/calibration/zz", "", 404, `not found`},
+		{"delete calibration", nil, "DELETE", "/api/calibration/d1", "", 204, ``},
+		{"health", nil, "GET", "/healthz", "", 200, `ok`},
+		{"ready", nil, "GET", "/readyz", "", 200, `ready`},
+		{"not ready names the check", errors.New("store down"), "GET", "/readyz", "", 503, `"store":"store down"`},
+		{"metrics", nil, "GET", "/metrics", "", 200, "enviromon_store_conflicts_total 7"},
+		{"dashboard", nil, "GET", "/", "", 200, "<h1>dash</h1>"},
+		{"no POST to static files", nil, "POST", "/index.html", "", 404, "not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakePipeline{err: tt.err, saved: map[string]telemetry.Calibration{},
+				devices: []telemetry.Summary{{DeviceID: "d1", Temperature: &temp}}}
+			w := serve(t, f, tt.method, tt.path, tt.body)
+			assert.Equal(t, tt.wantStatus, w.Code, w.Body.String())
+			assert.Contains(t, w.Body.String(), tt.wantBody)
+		})
+	}
+}
+
+func TestIngestPassesTransportHeaderAndLimitsBody(t *testing.T) {
+	f := &fakePipeline{}
+	w := serve(t, f, "POST", "/api/telemetry", `{"deviceId":"d1"}`)
+	require.Equal(t, 200, w.Code)
+	require.Len(t, f.messages, 1)
+	assert.Equal(t, "hdr-1", f.messages[0].MessageID)
+
+	big := `{"deviceId":"` + strings.Repeat("x", maxBody) + `"}`
+	w = serve(t, f, "POST", "/api/telemetry", big)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
+	assert.Len(t, f.messages, 1, "an oversized body never reaches the pipeline")
+}

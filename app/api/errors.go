@@ -1,0 +1,58 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/enviromon/enviromon/app/pipeline"
+	"github.com/enviromon/enviromon/app/telemetry"
+)
+
+// errorBody is every error response.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// statuses maps domain errors to HTTP statuses, first match wins.
+var statuses = []struct {
+	err    error
+	status int
+}{
+	{pipeline.ErrNotFound, http.StatusNotFound},
+	{telemetry.ErrInvalid, http.StatusBadRequest},
+	{telemetry.ErrPayload, http.StatusBadRequest},
+	{telemetry.ErrCalibration, http.StatusBadRequest},
+	{errBadRequest, http.StatusBadRequest},
+	{pipeline.ErrConflict, http.StatusConflict},
+	{pipeline.ErrStopped, http.StatusServiceUnavailable},
+	{context.DeadlineExceeded, http.StatusGatewayTimeout},
+}
+
+// errBadRequest marks errors in a request's own form.
+var errBadRequest = errors.New("bad request")
+
+// fail writes err with its status. Unexpected errors (500) are logged once
+// here and answered without internal detail.
+func (h *handlers) fail(c *gin.Context, err error) {
+	status := http.StatusInternalServerError
+	for _, s := range statuses {
+		if errors.Is(err, s.err) {
+			status = s.status
+			break
+		}
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		status = http.StatusRequestEntityTooLarge
+	}
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		_ = c.Error(err)
+		h.log.Error("request failed", "path", c.FullPath(), "err", err)
+		msg = http.StatusText(status) // internal detail stays in the log
+	}
+	c.AbortWithStatusJSON(status, errorBody{Error: msg})
+}

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/enviromon/enviromon/app/pipeline"
+	"github.com/enviromon/enviromon/app/telemetry"
+)
+
+type handlers struct {
+	deps Deps
+	log  *slog.Logger
+}
+
+// ingest is HTTPS device ingest, like IoT Hub's HTTP device endpoint: the
+// body is one telemetry object or an array; the optional Message-Id header
+// de-duplicates a resent request whose payload has no message id.
+func (h *handlers) ingest(c *gin.Context) {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		h.fail(c, fmt.Errorf("%w: read body: %w", errBadRequest, err))
+		return
+	}
+	res, err := h.deps.Ingest.Process(c.Request.Context(), pipeline.Message{
+		Payload:   body,
+		MessageID: c.GetHeader("Message-Id"),
+	})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+func (h *handlers) listDevices(c *gin.Context) {
+	ds, err := h.deps.Devices.Devices(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ds)
+}
+
+func (h *handlers) getDevice(c *gin.Context) {
+	d, err := h.deps.Devices.Device(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, d)
+}
+
+func (h *handlers) listRejected(c *gin.Context) {
+	rs, err := h.deps.Devices.Rejected(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if rs == nil {
+		rs = []pipeline.Rejection{}
+	}
+	c.JSON(http.StatusOK, rs)
+}
+
+// calibrationBody is the calibration API's JSON. Field names match
+// case-insensitively, so the original system's PascalCase names work too.
+type calibrationBody struct {
+	TemperatureSlope      *float64 `json:"temperatureSlope"`
+	TemperatureYIntercept *float64 `json:"temperatureYIntercept"`
+	HumiditySlope         *float64 `json:"humiditySlope"`
+	HumidityYIntercept    *float64 `json:"humidityYIntercept"`
+	PressureSlope         *float64 `json:"pressureSlope"`
+	PressureYIntercept    *float64 `json:"pressureYIntercept"`
+}
+
+func (b calibrationBody) domain() telemetry.Calibration { return telemetry.Calibration(b) }
+
+func (h *handlers) getCalibration(c *gin.Context) {
+	cal, err := h.deps.Calibrations.Calibration(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, calibrationBody(cal))
+}
+
+func (h *handlers) putCalibration(c *gin.Context) {
+	var body calibrationBody
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		h.fail(c, fmt.Errorf("%w: calibration must be a JSON object of finite numbers: %w", errBadRequest, err))
+		return
+	}
+	if dec.More() {
+		h.fail(c, fmt.Errorf("%w: one JSON object expected", errBadRequest))
+		return
+	}
+	if err := h.deps.Calibrations.SetCalibration(c.Request.Context(), c.Param("id"), body.domain()); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, body)
+}
+
+func (h *handlers) deleteCalibration(c *gin.Context) {
+	if err := h.deps.Calibrations.DeleteCalibration(c.Request.Context(), c.Param("id")); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *handlers) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+// readyz runs every readiness check with a short deadline and names the
+// failing ones.
+func (h *handlers) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	failing := map[string]string{}
+	for name, check := range h.deps.Ready {
+		if err := check(ctx); err != nil {
+			failing[name] = err.Error()
+		}
+	}
+	if len(failing) > 0 {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not ready", "failing": failing})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
