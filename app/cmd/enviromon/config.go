@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/enviromon/enviromon/app/pipeline"
+	"github.com/enviromon/enviromon/app/telemetry"
+)
+
+// config is every setting of the app, from flags with ENVIROMON_* fallbacks.
+type config struct {
+	Addr          string // HTTP listen address
+	AppID         string // Dapr app id: key prefix and {appID} in component YAML
+	Components    string // folder of Dapr Component YAML (embedded mode)
+	DataDir       string // broker queue and other local state
+	BrokerAddr    string // embedded MQTT broker; "" to run none
+	InputBinding  string // component names, never types
+	StateStore    string
+	OutputBinding string // "" for no live notifications
+	Dashboard     string // folder served at /; "" for none
+	Simulate      int    // devices simulated in-process over MQTT (0: none)
+	SimRate       float64
+	LogLevel      slog.Level
+	Pipeline      pipeline.Config
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("enviromon", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	p := pipeline.DefaultConfig()
+	level := "info"
+	c = config{Addr: "127.0.0.1:8080", AppID: "enviromon", Components: "components/embedded", DataDir: "data",
+		BrokerAddr: "127.0.0.1:1883", InputBinding: "telemetry", StateStore: "statestore", Dashboard: "dashboard", SimRate: 1}
+	str := func(v *string, name, env, usage string) { fs.StringVar(v, name, *v, usage+" (env ENVIROMON_"+env+")") }
+	str(&c.Addr, "addr", "ADDR", "HTTP listen address")
+	str(&c.AppID, "app-id", "APP_ID", "Dapr app id: state key prefix and {appID} in components")
+	str(&c.Components, "components", "COMPONENTS", "folder of Dapr Component YAML")
+	str(&c.DataDir, "data", "DATA", "folder for local data")
+	str(&c.BrokerAddr, "broker", "BROKER", "embedded MQTT broker address; empty for none")
+	str(&c.InputBinding, "input", "INPUT", "input binding component name")
+	str(&c.StateStore, "state", "STATE", "state store component name")
+	str(&c.OutputBinding, "output", "OUTPUT", "SignalR output binding component name; empty for none")
+	str(&c.Dashboard, "dashboard", "DASHBOARD", "dashboard folder served at /; empty for none")
+	str(&level, "log-level", "LOG_LEVEL", "debug, info, warn or error")
+	fs.IntVar(&c.Simulate, "simulate", 0, "simulate this many devices over MQTT (env ENVIROMON_SIMULATE)")
+	fs.Float64Var(&c.SimRate, "sim-rate", c.SimRate, "messages per second per simulated device (env ENVIROMON_SIM_RATE)")
+	fs.DurationVar(&p.Window, "batch-window", p.Window, "group commit window (env ENVIROMON_BATCH_WINDOW)")
+	fs.IntVar(&p.MaxBatch, "batch-max", p.MaxBatch, "readings that close a group commit early (env ENVIROMON_BATCH_MAX)")
+	fs.IntVar(&p.Lanes, "lanes", p.Lanes, "parallel committers (env ENVIROMON_LANES)")
+	fs.IntVar(&p.DedupWindow, "dedup-window", p.DedupWindow, "message ids remembered per device (env ENVIROMON_DEDUP_WINDOW)")
+	fs.DurationVar(&p.CalibrationTTL, "calibration-ttl", p.CalibrationTTL, "how long a cached calibration is used (env ENVIROMON_CALIBRATION_TTL)")
+	fs.Var(&limitsFlag{l: &p.Limits}, "limits", "accepted ranges, e.g. temperature=-40..80,humidity=0..100,pressure=600..1600 (env ENVIROMON_LIMITS)")
+
+	// Environment first, flags over it: every flag has an ENVIROMON_ twin.
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "ENVIROMON_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	c.Pipeline = p
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return c, fmt.Errorf("log level: %w", err)
+	}
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("addr is empty"))
+	}
+	if c.StateStore == "" || c.InputBinding == "" {
+		errs = append(errs, errors.New("state and input component names are required"))
+	}
+	if c.Simulate < 0 || c.SimRate <= 0 {
+		errs = append(errs, errors.New("simulate must be ≥ 0 and sim-rate > 0"))
+	}
+	if c.Simulate > 0 && c.BrokerAddr == "" {
+		errs = append(errs, errors.New("simulate needs the embedded broker"))
+	}
+	if c.Pipeline.Window <= 0 || c.Pipeline.MaxBatch <= 0 || c.Pipeline.Lanes <= 0 || c.Pipeline.DedupWindow <= 0 {
+		errs = append(errs, errors.New("batch-window, batch-max, lanes and dedup-window must be positive"))
+	}
+	if err := c.Pipeline.Limits.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// limitsFlag parses "metric=min..max" pairs into telemetry.Limits.
+type limitsFlag struct{ l *telemetry.Limits }
+
+func (f *limitsFlag) String() string {
+	if f.l == nil {
+		return ""
+	}
+	return fmt.Sprintf("temperature=%g..%g,humidity=%g..%g,pressure=%g..%g",
+		f.l.Temperature.Min, f.l.Temperature.Max, f.l.Humidity.Min, f.l.Humidity.Max, f.l.Pressure.Min, f.l.Pressure.Max)
+}
+
+func (f *limitsFlag) Set(s string) error {
+	for _, part := range strings.Split(s, ",") {
+		name, span, ok := strings.Cut(strings.TrimSpace(part), "=")
+		lo, hi, ok2 := strings.Cut(span, "..")
+		if !ok || !ok2 {
+			return fmt.Errorf("limits: %q is not metric=min..max", part)
+		}
+		minV, err1 := strconv.ParseFloat(lo, 64)
+		maxV, err2 := strconv.ParseFloat(hi, 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("limits: %q: %w", part, err)
+		}
+		r := telemetry.Range{Min: minV, Max: maxV}
+		switch name {
+		case "temperature":
+			f.l.Temperature = r
+		case "humidity":
+			f.l.Humidity = r
+		case "pressure":
+			f.l.Pressure = r
+		default:
+			return fmt.Errorf("limits: unknown metric %q", name)
+		}
+	}
+	return nil
+}
+
+// logValue masks nothing secret (the config holds no secrets; components
+// resolve theirs from the environment) and is logged once at start.
+func (c config) logValue() []any {
+	return []any{"addr", c.Addr, "appID", c.AppID, "components", c.Components, "data", c.DataDir,
+		"broker", c.BrokerAddr, "input", c.InputBinding, "state", c.StateStore, "output", c.OutputBinding,
+		"simulate", c.Simulate, "batchWindow", c.Pipeline.Window, "batchMax", c.Pipeline.MaxBatch,
+		"lanes", c.Pipeline.Lanes, "dedupWindow", c.Pipeline.DedupWindow, "limits", (&limitsFlag{l: &c.Pipeline.Limits}).String()}
+}
