@@ -97,7 +97,7 @@ func (p *Processor) prepare(ctx context.Context, m Message) ([]*job, error) {
 	}
 	readings, err := telemetry.Decode(m.Payload)
 	if err != nil {
-		in := telemetry.Input{DeviceID: m.DeviceID, MessageID: m.MessageID, At: at,
+		in := telemetry.Input{DeviceID: m.DeviceID, MessageID: telemetry.MessageKey(m.MessageID), At: at,
 			Invalid: fmt.Errorf("%w: %w", telemetry.ErrInvalid, err)}
 		return []*job{p.newJob(in, m.Payload)}, nil
 	}
@@ -117,6 +117,7 @@ func (p *Processor) prepare(ctx context.Context, m Message) ([]*job, error) {
 					telemetry.ErrInvalid, r.DeviceID, m.DeviceID)
 			}
 		}
+		in.MessageID = telemetry.MessageKey(in.MessageID)
 		in.Raw.DeviceID = in.DeviceID
 		in.Calibrated = in.Raw
 		if in.Invalid == nil {

@@ -28,6 +28,10 @@ type Device struct {
 	LastRejection string    `json:"lastRejection,omitempty"`
 	FirstSeen     time.Time `json:"firstSeen"`
 	LastSeen      time.Time `json:"lastSeen"`
+	// ReadingsAt is the time of the message whose readings are shown. An
+	// invalid message advances LastSeen but shows nothing, so LastSeen cannot
+	// tell whether a late valid message is newer than the readings on show.
+	ReadingsAt    time.Time `json:"readingsAt,omitzero"`
 	MessageID     string    `json:"messageId,omitempty"`
 	SchemaVersion int       `json:"schemaVersion"`
 	// Recent holds the ids of the latest messages applied, oldest first, so
@@ -73,7 +77,8 @@ func (o Outcome) String() string {
 // Apply records in on d. A message id already in the recent window is a
 // Duplicate and changes nothing. An invalid input raises Rejected and keeps
 // its reason; a valid one raises Count and, unless it is older than what d
-// already shows, replaces the latest readings. window bounds Recent.
+// already shows (ReadingsAt), replaces the latest readings. window bounds
+// Recent.
 func (d *Device) Apply(in Input, window int) Outcome {
 	if in.MessageID != "" && slices.Contains(d.Recent, in.MessageID) {
 		return Duplicate
@@ -85,15 +90,14 @@ func (d *Device) Apply(in Input, window int) Outcome {
 	if d.FirstSeen.IsZero() || in.At.Before(d.FirstSeen) {
 		d.FirstSeen = in.At
 	}
-	newest := !in.At.Before(d.LastSeen)
-	if newest {
+	if !in.At.Before(d.LastSeen) {
 		d.LastSeen = in.At
 	}
 	if in.MessageID != "" && window > 0 {
-		d.Recent = append(d.Recent, in.MessageID)
-		if over := len(d.Recent) - window; over > 0 {
-			d.Recent = slices.Delete(d.Recent, 0, over)
-		}
+		// Always a new array: Device is copied by value, and appending into
+		// a backing array shared with a copy would rewrite the copy's ids.
+		keep := d.Recent[max(0, len(d.Recent)-window+1):]
+		d.Recent = append(slices.Clip(keep), in.MessageID)
 	}
 	if in.Invalid != nil {
 		d.Rejected++
@@ -101,7 +105,8 @@ func (d *Device) Apply(in Input, window int) Outcome {
 		return Rejected
 	}
 	d.Count++
-	if newest {
+	if !in.At.Before(d.ReadingsAt) {
+		d.ReadingsAt = in.At
 		d.Raw = values(in.Raw)
 		d.Calibrated = values(in.Calibrated)
 		d.Light = in.Calibrated.Light

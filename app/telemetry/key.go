@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"hash/fnv"
 	"net/url"
 	"strconv"
@@ -33,3 +35,18 @@ func IndexKey(id string) string {
 
 // IndexShardKey is the store key of index shard n.
 func IndexShardKey(n int) string { return indexPrefix + strconv.Itoa(n) }
+
+// MaxMessageIDLen bounds a message id as kept in a device's recent window;
+// IoT Hub's own limit is 128 characters.
+const MaxMessageIDLen = 128
+
+// MessageKey is the form of a message id kept for de-duplication: the id
+// itself, or a digest of it when it is longer than MaxMessageIDLen, so that
+// no device can bloat its record with huge ids.
+func MessageKey(id string) string {
+	if len(id) <= MaxMessageIDLen {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "sha256:" + hex.EncodeToString(sum[:16])
+}

@@ -159,8 +159,10 @@ func numberField(obj map[string]json.RawMessage, aliases []string) (*float64, er
 	if !ok {
 		return nil, nil
 	}
+	// json.Number also accepts a string holding a number ("25"); a string is
+	// the wrong type for a reading, so only a bare JSON number is taken.
 	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
+	if err := json.Unmarshal(raw, &n); err != nil || bytes.HasPrefix(bytes.TrimSpace(raw), []byte(`"`)) {
 		return nil, fmt.Errorf("%s: not a number", name)
 	}
 	v, err := strconv.ParseFloat(n.String(), 64)
