@@ -50,8 +50,10 @@ func newHub(ctx context.Context, name string, logger psignalr.StructuredLogger) 
 	return h, nil
 }
 
-// send delivers target(args...) to the connections ids, or to every
-// connection when ids is nil.
+// send delivers target(args...) to the connections ids, or, when ids is
+// nil (not merely empty), to every connection through the library's All().
+// The library sends to each connection on its own goroutine: two sends to
+// one connection may arrive in either order.
 func (h *hub) send(ids []string, target string, args []any) {
 	clients := h.server.HubClients()
 	if ids == nil {

@@ -13,7 +13,9 @@ const maxMessage = 1 << 20
 
 // message is the body of a send: {"target": "...", "arguments": [...]}.
 // encoding/json matches keys case-insensitively, so the PascalCase of the
-// Azure docs decodes too.
+// Azure docs decodes too. Arguments are decoded to plain values (not kept
+// raw) because a client may have chosen MessagePack: numbers become
+// float64, exact to 2^53.
 type message struct {
 	Target    string `json:"target"`
 	Arguments []any  `json:"arguments"`

@@ -4,7 +4,14 @@
 // negotiates and connects with (WebSockets and Server-Sent Events).
 //
 // Client connections are served by github.com/philippseith/signalr, one
-// server per hub, created on first use.
+// server per hub, created on first use. A Service is an http.Handler: the
+// app can mount it in-process, or run it as cmd/signalr-local.
+//
+// Routes: POST /client/negotiate?hub=h, GET|POST /client[/]?hub=h&id=c
+// (tokens with aud {endpoint}/client/?hub=h), and under /api/hubs/{hub}/ the
+// REST API of 2022-11-01 (:send to all, groups/{g}, users/{u},
+// connections/{c}; group membership; HEAD checks) plus the v1 sends under
+// /api/v1/hubs/{hub} (tokens with aud = the request URL).
 package signalr
 
 import (
@@ -94,9 +101,7 @@ func (s *Service) ConnectionString() string {
 
 // ConnectionCount returns the number of connections of hub that sends reach.
 func (s *Service) ConnectionCount(hub string) int {
-	s.mu.Lock()
-	h, ok := s.hubs[strings.ToLower(hub)]
-	s.mu.Unlock()
+	h, ok := s.existingHub(strings.ToLower(hub))
 	if !ok {
 		return 0
 	}

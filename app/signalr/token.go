@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -117,10 +118,11 @@ func numericDate(raw json.RawMessage) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	f, err := n.Float64()
-	if err != nil {
+	if err != nil || math.IsNaN(f) || math.Abs(f) > 1e15 {
 		return time.Time{}, false
 	}
-	return time.Unix(0, int64(f*float64(time.Second))), true
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*float64(time.Second))), true
 }
 
 // audience reads aud, which RFC 7519 allows as a string or an array

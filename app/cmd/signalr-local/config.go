@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,16 +22,17 @@ type config struct {
 }
 
 // loadConfig reads args and the environment and validates the result.
-func loadConfig(args []string, getenv func(string) string) (config, error) {
+// With -h it prints the usage to out and returns flag.ErrHelp.
+func loadConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
 	fs := flag.NewFlagSet("signalr-local", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs.SetOutput(out)
 	addr := fs.String("addr", envOr(getenv, "SIGNALR_ADDR", "127.0.0.1:8088"), "listen address (env SIGNALR_ADDR)")
 	endpoint := fs.String("endpoint", getenv("SIGNALR_ENDPOINT"), "public base URL for the connection string (env SIGNALR_ENDPOINT; default http://<addr>)")
 	key := fs.String("access-key", getenv("SIGNALR_ACCESS_KEY"), "access key (env SIGNALR_ACCESS_KEY; default random)")
 	origins := fs.String("allow-origins", getenv("SIGNALR_ALLOWED_ORIGINS"), "comma-separated browser origins allowed besides the service's own (env SIGNALR_ALLOWED_ORIGINS)")
 	level := fs.String("log-level", envOr(getenv, "SIGNALR_LOG_LEVEL", "info"), "debug, info, warn or error (env SIGNALR_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
-		return config{}, fmt.Errorf("config: %w", err)
+		return config{}, err
 	}
 	cfg := config{Addr: *addr, Endpoint: *endpoint, AccessKey: *key}
 	for o := range strings.SplitSeq(*origins, ",") {
@@ -39,17 +41,17 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		}
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(*level)); err != nil {
-		return config{}, fmt.Errorf("config: log level: %w", err)
+		return config{}, fmt.Errorf("log level: %w", err)
 	}
 	if cfg.AccessKey == "" {
 		b := make([]byte, 32)
 		if _, err := rand.Read(b); err != nil {
-			return config{}, fmt.Errorf("config: access key: %w", err)
+			return config{}, fmt.Errorf("access key: %w", err)
 		}
 		cfg.AccessKey = base64.RawURLEncoding.EncodeToString(b)
 	}
 	if cfg.Addr == "" {
-		return config{}, fmt.Errorf("config: empty listen address")
+		return config{}, errors.New("empty listen address")
 	}
 	return cfg, nil
 }

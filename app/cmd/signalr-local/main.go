@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -32,9 +34,12 @@ func main() {
 // run serves until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	// Configuration.
-	cfg, err := loadConfig(args, getenv)
+	cfg, err := loadConfig(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("config: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
@@ -45,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	endpoint := cfg.Endpoint
 	if endpoint == "" {
-		endpoint = "http://" + ln.Addr().String()
+		endpoint = "http://" + reachable(ln.Addr().(*net.TCPAddr))
 	}
 
 	// Service.
@@ -105,4 +110,14 @@ func mask(secret string) string {
 		return "****"
 	}
 	return secret[:4] + "****"
+}
+
+// reachable is addr as a client on this host can dial it: a wildcard
+// listen address becomes loopback.
+func reachable(addr *net.TCPAddr) string {
+	ip := addr.IP
+	if ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(addr.Port))
 }
