@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/enviromon/enviromon/app/notify"
 	"github.com/enviromon/enviromon/app/pipeline"
 	"github.com/enviromon/enviromon/app/telemetry"
 )
@@ -119,6 +120,43 @@ func TestRoutes(t *testing.T) {
 				devices: []telemetry.Summary{{DeviceID: "d1", Temperature: &temp}}}
 			w := serve(t, f, tt.method, tt.path, tt.body)
 			assert.Equal(t, tt.wantStatus, w.Code, w.Body.String())
+			assert.Contains(t, w.Body.String(), tt.wantBody)
+		})
+	}
+}
+
+type fakeNegotiator struct{ err error }
+
+func (f fakeNegotiator) Negotiate(context.Context) (notify.Negotiation, error) {
+	return notify.Negotiation{URL: "http://127.0.0.1:8088/client/?hub=enviromon", AccessToken: "tok"}, f.err
+}
+
+func TestNegotiateAndCORS(t *testing.T) {
+	tests := []struct {
+		name, method, origin string
+		negErr               error
+		wantStatus           int
+		wantAllow            string
+		wantBody             string
+	}{
+		{"negotiate", "POST", "", nil, 200, "", `"accessToken":"tok"`},
+		{"negotiate failing hides detail", "POST", "", errors.New("dial tcp 10.0.0.1"), 500, "", "Internal Server Error"},
+		{"allowed origin", "POST", "https://dash.example", nil, 200, "https://dash.example", `"url"`},
+		{"other origin gets no CORS grant", "POST", "https://evil.example", nil, 200, "", `"url"`},
+		{"preflight", "OPTIONS", "https://dash.example", nil, 204, "https://dash.example", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewRouter(Deps{Negotiate: fakeNegotiator{tt.negErr}, AllowedOrigins: []string{"https://dash.example/"}})
+			w := httptest.NewRecorder()
+			req := httptest.NewRequest(tt.method, "/api/negotiate?negotiateVersion=1", nil)
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			}
+			r.ServeHTTP(w, req)
+			assert.Equal(t, tt.wantStatus, w.Code, w.Body.String())
+			assert.Equal(t, tt.wantAllow, w.Header().Get("Access-Control-Allow-Origin"))
+			assert.Empty(t, w.Header().Get("Access-Control-Allow-Credentials"))
 			assert.Contains(t, w.Body.String(), tt.wantBody)
 		})
 	}

@@ -119,6 +119,18 @@ func (h *handlers) deleteCalibration(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// negotiate is the first call of a SignalR client built with the URL
+// {app}/api: it answers with the service URL and an access token.
+func (h *handlers) negotiate(c *gin.Context) {
+	n, err := h.deps.Negotiate.Negotiate(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, n)
+}
+
 func (h *handlers) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
 
 // readyz runs every readiness check with a short deadline and names the

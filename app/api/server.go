@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/enviromon/enviromon/app/notify"
 	"github.com/enviromon/enviromon/app/pipeline"
 	"github.com/enviromon/enviromon/app/telemetry"
 )
@@ -33,6 +34,12 @@ type Calibrations interface {
 	DeleteCalibration(ctx context.Context, id string) error
 }
 
+// Negotiator hands a browser what it needs to connect to the SignalR
+// service: {url, accessToken}.
+type Negotiator interface {
+	Negotiate(ctx context.Context) (notify.Negotiation, error)
+}
+
 // Check reports whether a dependency is ready; nil means ready.
 type Check func(ctx context.Context) error
 
@@ -44,8 +51,12 @@ type Deps struct {
 	Calibrations Calibrations
 	Metrics      func() pipeline.Snapshot
 	Ready        map[string]Check // name → check, run by /readyz
+	Negotiate    Negotiator       // POST /api/negotiate; nil without live updates
 	Dashboard    http.FileSystem  // served at /; nil for none
-	Log          *slog.Logger
+	// AllowedOrigins may call the API from another origin (a dashboard
+	// deployed as a static website); none by default.
+	AllowedOrigins []string
+	Log            *slog.Logger
 	// Extra registers more routes (the sidecar binding route, negotiate).
 	Extra func(r *gin.Engine)
 }
@@ -61,7 +72,7 @@ func NewRouter(deps Deps) *gin.Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r.Use(gin.Recovery(), requestLog(log), limitBody(maxBody))
+	r.Use(gin.Recovery(), requestLog(log), cors(deps.AllowedOrigins), limitBody(maxBody))
 	h := &handlers{deps: deps, log: log}
 
 	r.GET("/healthz", h.healthz)
@@ -82,6 +93,9 @@ func NewRouter(deps Deps) *gin.Engine {
 		api.GET("/calibration/:id", h.getCalibration)
 		api.PUT("/calibration/:id", h.putCalibration)
 		api.DELETE("/calibration/:id", h.deleteCalibration)
+	}
+	if deps.Negotiate != nil {
+		api.POST("/negotiate", h.negotiate)
 	}
 	if deps.Extra != nil {
 		deps.Extra(r)

@@ -17,6 +17,7 @@ import (
 	"github.com/enviromon/enviromon/app/broker"
 	"github.com/enviromon/enviromon/app/component"
 	"github.com/enviromon/enviromon/app/inprocess"
+	"github.com/enviromon/enviromon/app/notify"
 	"github.com/enviromon/enviromon/app/pipeline"
 )
 
@@ -25,12 +26,20 @@ type app struct {
 	log      *slog.Logger
 	httpAddr string
 	proc     *pipeline.Processor
+	notifier *notify.Notifier // nil without live updates
 
 	input   func() error       // closes the input binding, first of all
 	cancel  context.CancelFunc // stops the background loops
 	wg      sync.WaitGroup
-	server  *http.Server
+	servers []server      // shut down after the input
 	closers []namedCloser // closed last, in reverse order
+}
+
+// server is an HTTP server and what must close before its graceful
+// shutdown can finish (long-lived streams that never go idle).
+type server struct {
+	srv    *http.Server
+	before func() error
 }
 
 type namedCloser struct {
@@ -50,8 +59,21 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 
+	// The HTTP listener comes first: the local SignalR service must know
+	// the dashboard's origin.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return a, fmt.Errorf("listen: %w", err)
+	}
+	a.httpAddr = ln.Addr().String()
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return a, fmt.Errorf("data folder: %w", err)
+	}
+
+	if cfg.SignalRLocal != "" {
+		if getenv, err = a.startSignalR(cfg, getenv); err != nil {
+			return a, err
+		}
 	}
 	comps, err := component.LoadDir(cfg.Components, component.Options{AppID: cfg.AppID, Getenv: getenv})
 	if err != nil {
@@ -67,15 +89,9 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	}
 
 	if cfg.BrokerAddr != "" {
-		b, err := broker.New(broker.Config{Addr: cfg.BrokerAddr, DataDir: filepath.Join(cfg.DataDir, "broker")}, log.With("component", "broker"))
-		if err != nil {
-			return a, fmt.Errorf("broker: %w", err)
+		if err := a.startBroker(cfg); err != nil {
+			return a, err
 		}
-		if err := b.Start(); err != nil {
-			return a, fmt.Errorf("broker: %w", err)
-		}
-		a.closers = append(a.closers, namedCloser{"broker", b.Close})
-		log.Info("embedded MQTT broker listening", "addr", b.Addr())
 	}
 
 	stateComp, err := find(cfg.StateStore)
@@ -88,36 +104,50 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	}
 	a.closers = append(a.closers, namedCloser{"state store", store.Close})
 
-	a.proc, err = pipeline.New(store, cfg.Pipeline, pipeline.WithLogger(log))
+	opts := []pipeline.Option{pipeline.WithLogger(log)}
+	var live *notify.Binding
+	if cfg.OutputBinding != "" {
+		outComp, err := find(cfg.OutputBinding)
+		if err != nil {
+			return a, err
+		}
+		out, err := inprocess.OpenOutput(ctx, outComp, log)
+		if err != nil {
+			return a, err
+		}
+		a.closers = append(a.closers, namedCloser{"output binding", out.Close})
+		live = &notify.Binding{Invoker: notify.InvokerFunc(func(ctx context.Context, op string, data []byte, md map[string]string) ([]byte, error) {
+			resp, _, err := out.Invoke(ctx, op, data, md)
+			return resp, err
+		})}
+		if a.notifier, err = notify.New(live, cfg.NotifyRate, log); err != nil {
+			return a, err
+		}
+		a.goRun("notifier", func() error { return a.notifier.Run(runCtx) })
+		opts = append(opts, pipeline.WithNotifier(a.notifier))
+	}
+
+	a.proc, err = pipeline.New(store, cfg.Pipeline, opts...)
 	if err != nil {
 		return a, err
 	}
 	a.goRun("processor", func() error { return a.proc.Run(runCtx) })
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return a, fmt.Errorf("listen: %w", err)
-	}
-	a.httpAddr = ln.Addr().String()
 	deps := api.Deps{
-		Ingest: a.proc, Devices: a.proc, Calibrations: a.proc, Log: log,
+		Ingest: a.proc, Devices: a.proc, Calibrations: a.proc, Log: log, AllowedOrigins: cfg.CORSOrigins,
 		Metrics: func() pipeline.Snapshot { return a.proc.Metrics().Snapshot() },
 		Ready: map[string]api.Check{"state": func(ctx context.Context) error {
 			_, err := store.BulkGet(ctx, []string{"readiness-probe"})
 			return err
 		}},
 	}
+	if live != nil {
+		deps.Negotiate = live
+	}
 	if cfg.Dashboard != "" {
 		deps.Dashboard = http.Dir(cfg.Dashboard)
 	}
-	a.server = &http.Server{Handler: api.NewRouter(deps), ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
-	a.goRun("http", func() error {
-		if err := a.server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
+	a.serve("http", ln, api.NewRouter(deps), nil)
 
 	inComp, err := find(cfg.InputBinding)
 	if err != nil {
@@ -141,6 +171,35 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	return a, nil
 }
 
+// startBroker runs the embedded MQTT broker, keeping its durable queue under
+// the data folder.
+func (a *app) startBroker(cfg config) error {
+	b, err := broker.New(broker.Config{Addr: cfg.BrokerAddr, DataDir: filepath.Join(cfg.DataDir, "broker")}, quiet(a.log, "broker"))
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	if err := b.Start(); err != nil {
+		return errors.Join(fmt.Errorf("broker: %w", err), b.Close())
+	}
+	a.closers = append(a.closers, namedCloser{"broker", b.Close})
+	a.log.Info("embedded MQTT broker listening", "addr", b.Addr())
+	return nil
+}
+
+// quiet passes only warnings and errors of a chatty part to log.
+func quiet(log *slog.Logger, part string) *slog.Logger {
+	return slog.New(levelFloor{log.Handler(), slog.LevelWarn}).With("part", part)
+}
+
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
 // goRun runs fn until the app closes; an error is logged once here.
 func (a *app) goRun(name string, fn func() error) {
 	a.wg.Add(1)
@@ -152,7 +211,21 @@ func (a *app) goRun(name string, fn func() error) {
 	}()
 }
 
-// close stops input first, so nothing new arrives, then the HTTP server,
+// serve runs an HTTP server on ln until the app closes; before, if not
+// nil, is called first when it shuts down.
+func (a *app) serve(name string, ln net.Listener, h http.Handler, before func() error) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	a.servers = append(a.servers, server{srv: srv, before: before})
+	a.goRun(name, func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+}
+
+// close stops input first, so nothing new arrives, then the HTTP servers,
 // the loops, and the components, in reverse order of opening.
 func (a *app) close() error {
 	var errs []error
@@ -162,13 +235,19 @@ func (a *app) close() error {
 		}
 		a.input = nil
 	}
-	if a.server != nil {
+	for _, s := range a.servers {
+		if s.before != nil {
+			if err := s.before(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := a.server.Shutdown(ctx); err != nil {
+		if err := s.srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 		cancel()
 	}
+	a.servers = nil
 	if a.cancel != nil {
 		a.cancel()
 	}

