@@ -45,6 +45,7 @@ type StatusError struct {
 	Body       string // the start of the answer's body
 }
 
+// Error reports the status and the start of the body.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("status %d: %s", e.StatusCode, e.Body)
 }

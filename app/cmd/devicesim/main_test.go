@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/enviromon/enviromon/app/sim"
+	"github.com/enviromon/enviromon/app/sim/mqtt/mqtttest"
+)
+
+// env is a fake environment.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(*config)
+	}{
+		{"defaults", nil, nil, func(c *config) {}},
+		{"flags", []string{"-devices", "10", "-rate", "0.5", "-count", "7", "-duration", "1m", "-invalid", "0.1",
+			"-repeat", "0.2", "-transport", "http", "-url", "http://127.0.0.1:9/t", "-shape", "pi", "-prefix", "lab-",
+			"-seed", "42", "-light", "-attempts", "2", "-report", "1s"}, nil,
+			func(c *config) {
+				c.sim = sim.Config{Devices: 10, Rate: 0.5, Count: 7, Duration: time.Minute, Invalid: 0.1, Repeat: 0.2,
+					Shape: sim.ShapePi, Prefix: "lab-", Seed: 42, Light: true, Attempts: 2, ProgressEvery: time.Second}
+				c.transport, c.url, c.seedSet = "http", "http://127.0.0.1:9/t", true
+			}},
+		{"environment", nil, map[string]string{"SIM_DEVICES": "5", "SIM_RATE": "20", "SIM_TRANSPORT": "http",
+			"SIM_SHAPE": "pi", "SIM_LIGHT": "true", "SIM_DURATION": "30s", "SIM_SEED": "3", "SIM_BROKER": "tcp://127.0.0.1:1884"},
+			func(c *config) {
+				c.sim.Devices, c.sim.Rate, c.sim.Shape, c.sim.Light, c.sim.Duration = 5, 20, sim.ShapePi, true, 30*time.Second
+				c.sim.Seed, c.seedSet = 3, true
+				c.transport, c.broker = "http", "tcp://127.0.0.1:1884"
+			}},
+		{"flags win over the environment", []string{"-devices", "2"}, map[string]string{"SIM_DEVICES": "5", "SIM_SEED": "3"},
+			func(c *config) { c.sim.Devices, c.sim.Seed, c.seedSet = 2, 3, true }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseConfig(tt.args, env(tt.env), io.Discard)
+			require.NoError(t, err)
+			want := config{
+				sim: sim.Config{Devices: 3, Rate: 1, Prefix: "sim-", Shape: sim.ShapeBME280, Attempts: 4,
+					ProgressEvery: 5 * time.Second, Seed: got.sim.Seed},
+				transport: "mqtt", broker: "tcp://127.0.0.1:1883", url: "http://127.0.0.1:8080/api/telemetry",
+			}
+			tt.want(&want)
+			assert.Equal(t, want, got)
+			if !got.seedSet {
+				assert.NotZero(t, got.sim.Seed, "a seed is drawn")
+			}
+		})
+	}
+}
+
+func TestParseConfigRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown flag", []string{"-nope"}, nil, "not defined"},
+		{"stray argument", []string{"extra"}, nil, "unexpected argument"},
+		{"bad transport", []string{"-transport", "amqp"}, nil, "transport"},
+		{"bad shape", []string{"-shape", "xml"}, nil, "shape"},
+		{"share out of range", []string{"-invalid", "2"}, nil, "invalid share"},
+		{"no devices", []string{"-devices", "0"}, nil, "devices"},
+		{"bad environment", nil, map[string]string{"SIM_RATE": "fast"}, "SIM_RATE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseConfig(tt.args, env(tt.env), io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestRunOverHTTP(t *testing.T) {
+	var mu sync.Mutex
+	ids := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		ids[r.Header.Get("Message-Id")] = true
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+
+	var out bytes.Buffer
+	args := []string{"devicesim", "-transport", "http", "-devices", "2", "-count", "5", "-rate", "100", "-seed", "1"}
+	require.NoError(t, run(t.Context(), args, env(map[string]string{"SIM_URL": srv.URL}), &out))
+
+	assert.Len(t, ids, 10)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	assert.Contains(t, lines[0], "2 devices (sim-001…) at 100 msg/s each, 5 sends per device")
+	assert.Contains(t, lines[0], "seed 1;")
+	assert.Contains(t, lines[len(lines)-1], "done: sent 10 (valid 10, invalid 0, repeats 0)")
+	assert.Contains(t, lines[len(lines)-1], "failures 0")
+}
+
+func TestRunFailsWhenSendsFail(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Error(w, "store down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+
+	var out bytes.Buffer
+	args := []string{"devicesim", "-transport", "http", "-url", srv.URL, "-devices", "1", "-count", "2", "-rate", "100", "-attempts", "3"}
+	err := run(t.Context(), args, env(nil), &out)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "2 of 2 sends failed")
+	assert.Equal(t, int32(6), calls.Load(), "each send tried three times")
+	assert.Contains(t, out.String(), "failures 2")
+}
+
+func TestRunOverMQTT(t *testing.T) {
+	srv, url := mqtttest.Broker(t)
+
+	var out bytes.Buffer
+	args := []string{"devicesim", "-broker", url, "-devices", "3", "-rate", "50",
+		"-duration", "300ms", "-shape", "pi", "-report", "100ms", "-seed", "2"}
+	require.NoError(t, run(t.Context(), args, env(nil), &out))
+
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.GreaterOrEqual(t, len(lines), 3, "config, progress and summary lines:\n%s", out.String())
+	assert.Contains(t, lines[1], "msg/s")
+	last := lines[len(lines)-1]
+	var sent int
+	_, err := fmt.Sscanf(last[strings.Index(last, "done: sent "):], "done: sent %d", &sent)
+	require.NoError(t, err, last)
+	// 50/s for 0.3 s, three devices: about 45.
+	assert.InDelta(t, 45, sent, 15, last)
+	assert.Equal(t, int64(sent), atomic.LoadInt64(&srv.Info.MessagesReceived), "the broker got every message counted")
+	assert.Contains(t, last, "failures 0")
+}
+
+func TestRunHelp(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"devicesim", "-h"}, env(nil), &out))
+	assert.Contains(t, out.String(), "SIM_RATE")
+}
