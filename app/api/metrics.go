@@ -23,6 +23,8 @@ func (h *handlers) metrics(c *gin.Context) {
 	counter("commits_total", "Group commits.", s.Flushes)
 	counter("commit_readings_total", "Readings over all group commits.", s.Batched)
 	counter("store_writes_total", "State store writes attempted.", s.Writes)
+	counter("store_transactions_total", "State store write calls: one per key, or one per atomic batch.", s.Transactions)
+	counter("store_batch_conflicts_total", "Atomic batch writes refused by an ETag check and retried key by key.", s.BatchConflicts)
 	counter("store_conflicts_total", "State store writes refused by an ETag check.", s.Conflicts)
 	counter("store_retries_total", "Keys re-read after an ETag conflict.", s.Retries)
 	counter("notified_devices_total", "Device changes handed to the notifier.", s.Notified)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,6 +51,7 @@ type committer struct {
 	retry       Retry
 	parallelism int
 	metrics     *Metrics
+	noBatch     atomic.Bool // the store refused a batch write once
 }
 
 // commit reads keys in one bulk read, applies fn to each, and writes the
@@ -96,42 +98,72 @@ func (c *committer) commit(ctx context.Context, keys []string, fn mutation) map[
 	return failed
 }
 
-// writeAll applies fn to every key and writes the results concurrently,
-// at most c.parallelism at a time. It returns the keys that conflicted.
+// writeAll applies fn to every key and writes the results: in one
+// transaction where the store can, else (or when that transaction hit a
+// conflict) with single writes, at most c.parallelism at a time. It returns
+// the keys that conflicted.
 func (c *committer) writeAll(ctx context.Context, keys []string, entries map[string]Entry, fn mutation, fail func(string, error)) []string {
+	var writes []Write
+	for _, key := range keys {
+		cur, exists := entries[key]
+		next, write, err := fn(key, cur.Value, exists)
+		switch {
+		case err != nil:
+			fail(key, err)
+		case write:
+			writes = append(writes, Write{Key: key, Value: next, ETag: cur.ETag})
+		}
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	if batch, ok := c.store.(BatchStore); ok && len(writes) > 1 && !c.noBatch.Load() {
+		err := batch.SetBatch(ctx, writes)
+		switch {
+		case err == nil:
+			c.metrics.Writes.Add(int64(len(writes)))
+			c.metrics.Transactions.Add(1)
+			return nil
+		case errors.Is(err, errors.ErrUnsupported):
+			c.noBatch.Store(true)
+		case errors.Is(err, ErrConflict):
+			c.metrics.BatchConflicts.Add(1) // single writes tell which key
+		default:
+			for _, w := range writes {
+				fail(w.Key, fmt.Errorf("write: %w", err))
+			}
+			return nil
+		}
+	}
+	return c.writeEach(ctx, writes, fail)
+}
+
+// writeEach writes items one by one, concurrently, and returns the keys
+// that conflicted.
+func (c *committer) writeEach(ctx context.Context, writes []Write, fail func(string, error)) []string {
 	var (
 		mu        sync.Mutex
 		conflicts []string
 		wg        sync.WaitGroup
 		sem       = make(chan struct{}, max(1, c.parallelism))
 	)
-	for _, key := range keys {
-		cur, exists := entries[key]
-		next, write, err := fn(key, cur.Value, exists)
-		if err != nil {
-			mu.Lock()
-			fail(key, err)
-			mu.Unlock()
-			continue
-		}
-		if !write {
-			continue
-		}
+	for _, w := range writes {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			c.metrics.Writes.Add(1)
-			err := c.store.Set(ctx, key, next, cur.ETag)
+			c.metrics.Transactions.Add(1)
+			err := c.store.Set(ctx, w.Key, w.Value, w.ETag)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err == nil:
 			case errors.Is(err, ErrConflict):
 				c.metrics.Conflicts.Add(1)
-				conflicts = append(conflicts, key)
+				conflicts = append(conflicts, w.Key)
 			default:
-				fail(key, fmt.Errorf("write: %w", err))
+				fail(w.Key, fmt.Errorf("write: %w", err))
 			}
 		}()
 	}

@@ -75,3 +75,34 @@ func telemetryNaN() float64 {
 	zero := 0.0
 	return zero / zero
 }
+
+// batchMemStore adds atomic batch writes to memStore.
+type batchMemStore struct {
+	*memStore
+	batches atomic.Int64
+}
+
+func (b *batchMemStore) SetBatch(_ context.Context, items []Write) error {
+	b.batches.Add(1)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.conflicts != 0 {
+		if b.conflicts > 0 {
+			b.conflicts--
+		}
+		return fmt.Errorf("injected: %w", ErrConflict)
+	}
+	for _, it := range items {
+		cur, exists := b.data[it.Key]
+		if (it.ETag == "" && exists) || (it.ETag != "" && (!exists || cur.ETag != it.ETag)) {
+			return fmt.Errorf("batch %s: %w", it.Key, ErrConflict)
+		}
+	}
+	for _, it := range items {
+		b.version++
+		b.data[it.Key] = Entry{Value: append([]byte(nil), it.Value...), ETag: strconv.Itoa(b.version)}
+	}
+	return nil
+}
+
+var _ BatchStore = (*batchMemStore)(nil)

@@ -11,8 +11,10 @@ import (
 	"github.com/enviromon/enviromon/app/telemetry"
 )
 
-// Run starts the lanes and blocks until ctx ends. Each lane collects jobs
-// for cfg.Window or up to cfg.MaxBatch readings, then commits them. A batch
+// Run starts the lanes and blocks until ctx ends. Each lane takes every job
+// queued (up to cfg.MaxBatch), lingers up to cfg.Window for more, and
+// commits them; jobs arriving meanwhile form the next batch, so batches grow
+// with load without delaying a lone message. A batch
 // being committed when ctx ends is finished (bounded by drainTimeout); jobs
 // still queued fail with ErrStopped so their transport redelivers them.
 func (p *Processor) Run(ctx context.Context) error {
@@ -54,21 +56,37 @@ func (p *Processor) runLane(ctx context.Context, lane chan *job) {
 		case j := <-lane:
 			batch = append(batch[:0], j)
 		}
-		timer.Reset(p.cfg.Window)
-	collect:
+		// Everything that queued while the previous commit ran joins at once.
+	drain:
 		for len(batch) < p.cfg.MaxBatch {
 			select {
 			case j := <-lane:
 				batch = append(batch, j)
-			case <-timer.C:
-				break collect
-			case <-ctx.Done():
-				break collect
+			default:
+				break drain
 			}
 		}
-		timer.Stop()
+		if p.cfg.Window > 0 && len(batch) < p.cfg.MaxBatch {
+			p.linger(ctx, lane, timer, &batch)
+		}
 		p.flush(ctx, batch)
 		clear(batch)
+	}
+}
+
+// linger waits up to cfg.Window for more jobs, or until the batch is full.
+func (p *Processor) linger(ctx context.Context, lane chan *job, timer *time.Timer, batch *[]*job) {
+	timer.Reset(p.cfg.Window)
+	defer timer.Stop()
+	for len(*batch) < p.cfg.MaxBatch {
+		select {
+		case j := <-lane:
+			*batch = append(*batch, j)
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -12,17 +12,21 @@ type Metrics struct {
 	Failed     atomic.Int64 // readings whose commit failed (the transport redelivers)
 	Flushes    atomic.Int64 // group commits
 	Batched    atomic.Int64 // readings over all flushes (Batched/Flushes = mean batch)
-	Writes     atomic.Int64 // store writes attempted
-	Conflicts  atomic.Int64 // writes refused by an ETag check
-	Retries    atomic.Int64 // keys re-read after a conflict
-	Notified   atomic.Int64 // device changes handed to the notifier
+	Writes     atomic.Int64 // keys written or attempted
+	// Transactions counts store write calls: one per key, or one per batch
+	// where the store writes several keys atomically.
+	Transactions   atomic.Int64
+	BatchConflicts atomic.Int64 // batch writes refused by an ETag check, then retried key by key
+	Conflicts      atomic.Int64 // writes refused by an ETag check
+	Retries        atomic.Int64 // keys re-read after a conflict
+	Notified       atomic.Int64 // device changes handed to the notifier
 }
 
 // Snapshot is a point-in-time copy of Metrics.
 type Snapshot struct {
 	Messages, Accepted, Rejected, Duplicates, Failed int64
 	Flushes, Batched, Writes, Conflicts, Retries     int64
-	Notified                                         int64
+	Notified, Transactions, BatchConflicts           int64
 }
 
 // Snapshot copies the counters.
@@ -32,5 +36,6 @@ func (m *Metrics) Snapshot() Snapshot {
 		Duplicates: m.Duplicates.Load(), Failed: m.Failed.Load(), Flushes: m.Flushes.Load(),
 		Batched: m.Batched.Load(), Writes: m.Writes.Load(), Conflicts: m.Conflicts.Load(),
 		Retries: m.Retries.Load(), Notified: m.Notified.Load(),
+		Transactions: m.Transactions.Load(), BatchConflicts: m.BatchConflicts.Load(),
 	}
 }

@@ -27,9 +27,9 @@ type Notifier interface {
 }
 
 // Config tunes the processor. Zero fields take the defaults of
-// DefaultConfig.
+// DefaultConfig, except Window, where 0 means no linger.
 type Config struct {
-	Window         time.Duration    // how long a lane collects before it commits
+	Window         time.Duration    // how long a lane lingers for more readings before it commits; 0: no linger
 	MaxBatch       int              // readings that make a lane commit at once
 	Lanes          int              // independent committers; a device always uses the same one
 	Retry          Retry            // conflict retry policy
@@ -57,9 +57,7 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Window <= 0 {
-		c.Window = d.Window
-	}
+	c.Window = max(c.Window, 0)
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = d.MaxBatch
 	}

@@ -292,3 +292,35 @@ func TestStoppedProcessorRefuses(t *testing.T) {
 	_, err = p.Process(context.Background(), Message{Payload: []byte(`{"deviceId":"d","temperature":1}`)})
 	assert.ErrorIs(t, err, ErrStopped)
 }
+
+func TestBatchWritesAndTheirConflicts(t *testing.T) {
+	store := &batchMemStore{memStore: newMemStore()}
+	p := start(t, store, Config{Window: 20 * time.Millisecond, Lanes: 1})
+	require.Empty(t, p.index.ensure(context.Background(), []string{"a", "b", "c"}))
+
+	feed := func(round int) {
+		var wg sync.WaitGroup
+		for _, id := range []string{"a", "b", "c"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				assert.NoError(t, process(t, p, fmt.Sprintf(`{"deviceId":%q,"messageId":"%d","humidity":1}`, id, round)))
+			}()
+		}
+		wg.Wait()
+	}
+	feed(1)
+	s := p.Metrics().Snapshot()
+	assert.Positive(t, store.batches.Load(), "devices of one commit are written in one transaction")
+	assert.Less(t, s.Transactions, s.Writes, "fewer transactions than keys written")
+
+	// The batch of round 2 conflicts once: single writes then commit each key.
+	store.mu.Lock()
+	store.conflicts = 1
+	store.mu.Unlock()
+	feed(2)
+	for _, id := range []string{"a", "b", "c"} {
+		assert.Equal(t, int64(2), device(t, p, id).Count, id)
+	}
+	assert.Equal(t, int64(1), p.Metrics().Snapshot().BatchConflicts)
+}

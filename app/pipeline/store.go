@@ -32,3 +32,21 @@ type Store interface {
 	// stale etag returns ErrConflict. Deleting a missing key is not an error.
 	Delete(ctx context.Context, key string, etag string) error
 }
+
+// Write is one item of a batch write.
+type Write struct {
+	Key   string
+	Value []byte
+	ETag  string // "" for an insert, as in Store.Set
+}
+
+// BatchStore is a Store that can also write several keys in one atomic
+// transaction, which saves a commit (and an fsync) per key on stores such as
+// SQLite. SetBatch writes every item or none, with Store.Set's ETag rules per
+// item. A failed check of any item returns ErrConflict without saying which,
+// so the caller falls back to single writes to find out. A store that cannot
+// do this atomically returns errors.ErrUnsupported.
+type BatchStore interface {
+	Store
+	SetBatch(ctx context.Context, items []Write) error
+}
