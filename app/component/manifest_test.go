@@ -1,0 +1,254 @@
+package component_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/enviromon/enviromon/app/component"
+)
+
+// sqliteYAML is a state store with one of each kind of metadata value.
+const sqliteYAML = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: statestore
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+  - name: connectionString
+    value: "data/{appID}.db"
+  - name: busyTimeout
+    value: 5s
+  - name: cleanupIntervalInSeconds
+    value: 3600
+  - name: disableWAL
+    value: false
+  - name: ratio
+    value: 1.5
+  - name: empty
+    value:
+`
+
+func TestLoadDir(t *testing.T) {
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	host, err := os.Hostname()
+	require.NoError(t, err)
+
+	tests := []struct {
+		name  string
+		files map[string]string
+		env   map[string]string
+		appID string
+		want  []string // component names, in load order
+		check func(t *testing.T, cs []component.Component)
+	}{
+		{
+			name:  "value kinds",
+			files: map[string]string{"state.yaml": sqliteYAML},
+			appID: "enviromon",
+			want:  []string{"statestore"},
+			check: func(t *testing.T, cs []component.Component) {
+				c := cs[0]
+				assert.Equal(t, "state.sqlite", c.Type)
+				assert.Equal(t, "v1", c.Version)
+				assert.Equal(t, map[string]string{
+					"connectionString":         "data/enviromon.db",
+					"busyTimeout":              "5s",
+					"cleanupIntervalInSeconds": "3600",
+					"disableWAL":               "false",
+					"ratio":                    "1.5",
+					"empty":                    "",
+				}, c.Metadata)
+			},
+		},
+		{
+			name: "secretKeyRef from the environment",
+			files: map[string]string{"tables.yaml": `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: devices}
+spec:
+  type: state.azure.tablestorage
+  metadata:
+  - {name: accountName, value: devstoreaccount1}
+  - name: accountKey
+    secretKeyRef: {name: TABLES_KEY, key: TABLES_KEY}
+  - name: tableName
+    secretKeyRef: {name: TABLE_NAME}
+`},
+			env:  map[string]string{"TABLES_KEY": "c2VjcmV0", "TABLE_NAME": "devices"},
+			want: []string{"devices"},
+			check: func(t *testing.T, cs []component.Component) {
+				assert.Equal(t, "c2VjcmV0", cs[0].Metadata["accountKey"])
+				assert.Equal(t, "devices", cs[0].Metadata["tableName"])
+			},
+		},
+		{
+			name: "secretKeyRef through a local.env store with a prefix",
+			files: map[string]string{"all.yaml": `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: envsecrets}
+spec:
+  type: secretstores.local.env
+  metadata: [{name: prefix, value: ENVIROMON_}]
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: hub}
+spec:
+  type: bindings.azure.signalr
+  metadata:
+  - name: connectionString
+    secretKeyRef: {name: SIGNALR}
+auth: {secretStore: envsecrets}
+`},
+			env:  map[string]string{"ENVIROMON_SIGNALR": "Endpoint=http://127.0.0.1:1;AccessKey=k;Version=1.0;", "SIGNALR": "wrong"},
+			want: []string{"envsecrets", "hub"},
+			check: func(t *testing.T, cs []component.Component) {
+				assert.Equal(t, "Endpoint=http://127.0.0.1:1;AccessKey=k;Version=1.0;", cs[1].Metadata["connectionString"])
+			},
+		},
+		{
+			name: "envRef",
+			files: map[string]string{"mqtt.yaml": `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: devices-in}
+spec:
+  type: bindings.mqtt3
+  metadata:
+  - {name: url, envRef: MQTT_URL}
+  - {name: topic, value: "devices/+/messages/events/#", envRef: IGNORED}
+  - {name: unset, envRef: NOT_SET}
+`},
+			env:  map[string]string{"MQTT_URL": "tcp://127.0.0.1:1883", "IGNORED": "x"},
+			want: []string{"devices-in"},
+			check: func(t *testing.T, cs []component.Component) {
+				assert.Equal(t, "tcp://127.0.0.1:1883", cs[0].Metadata["url"])
+				assert.Equal(t, "devices/+/messages/events/#", cs[0].Metadata["topic"], "a value wins over envRef")
+				assert.Equal(t, "", cs[0].Metadata["unset"])
+			},
+		},
+		{
+			name: "substitution",
+			files: map[string]string{"mqtt.yml": `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: devices-in}
+spec:
+  type: bindings.mqtt3
+  metadata:
+  - {name: consumerID, value: "{appID}-{uuid}"}
+  - {name: two, value: "{uuid}/{uuid}"}
+  - {name: pod, value: "{podName}"}
+  - {name: ns, value: "{namespace}"}
+`},
+			appID: "enviromon",
+			want:  []string{"devices-in"},
+			check: func(t *testing.T, cs []component.Component) {
+				md := cs[0].Metadata
+				require.Regexp(t, `^enviromon-`, md["consumerID"])
+				assert.Regexp(t, uuid, md["consumerID"][len("enviromon-"):])
+				two := regexp.MustCompile(`/`).Split(md["two"], 2)
+				require.Len(t, two, 2)
+				assert.NotEqual(t, two[0], two[1], "every {uuid} gets its own UUID, as in daprd")
+				assert.Equal(t, host, md["pod"])
+				assert.Equal(t, ".enviromon", md["ns"])
+			},
+		},
+		{
+			name: "podName from POD_NAME",
+			files: map[string]string{"mqtt.yaml": `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: devices-in}
+spec:
+  type: bindings.mqtt3
+  metadata: [{name: consumerID, value: "{podName}"}]
+`},
+			env:  map[string]string{"POD_NAME": "enviromon-7d9f"},
+			want: []string{"devices-in"},
+			check: func(t *testing.T, cs []component.Component) {
+				assert.Equal(t, "enviromon-7d9f", cs[0].Metadata["consumerID"])
+			},
+		},
+		{
+			name: "scopes",
+			files: map[string]string{"state.yaml": `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: statestore}
+spec: {type: state.in-memory}
+scopes: [other]
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: statestore}
+spec: {type: state.sqlite}
+scopes: [enviromon, other]
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: everyone}
+spec: {type: state.in-memory}
+`},
+			appID: "enviromon",
+			want:  []string{"statestore", "everyone"},
+			check: func(t *testing.T, cs []component.Component) {
+				assert.Equal(t, "state.sqlite", cs[0].Type, "one name may be scoped to different apps")
+				assert.Equal(t, []string{"enviromon", "other"}, cs[0].Scopes)
+			},
+		},
+		{
+			name: "other kinds and files ignored",
+			files: map[string]string{
+				"config.yaml": "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata: {name: cfg}\nspec: {}\n",
+				"resiliency.yaml": `apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: r}
+spec:
+  policies: {retries: {r: {policy: constant, duration: 1s}}}
+---
+# a comment-only document
+---
+` + sqliteYAML,
+				"notes.txt":     "not: [yaml",
+				"other-api.yml": "apiVersion: dapr.io/v2\nkind: Component\nmetadata: {name: y}\n",
+			},
+			want: []string{"statestore"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs, err := load(t, tt.files, tt.appID, tt.env)
+			require.NoError(t, err)
+			names := make([]string, len(cs))
+			for i, c := range cs {
+				names[i] = c.Name
+			}
+			assert.Equal(t, tt.want, names)
+			if tt.check != nil {
+				tt.check(t, cs)
+			}
+		})
+	}
+}
+
+func TestLoadDirMissing(t *testing.T) {
+	_, err := component.LoadDir(filepath.Join(t.TempDir(), "nope"), component.Options{})
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// load writes files into a new folder and loads it for appID with env.
+func load(t *testing.T, files map[string]string, appID string, env map[string]string) ([]component.Component, error) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600))
+	}
+	return component.LoadDir(dir, component.Options{
+		AppID:  appID,
+		Getenv: func(k string) string { return env[k] },
+	})
+}
