@@ -27,6 +27,8 @@ type backend struct {
 	// malformedETagFails says a malformed etag is refused as bad input (a
 	// plain error) rather than as a mismatch.
 	malformedETagFails bool
+	// atomicBatch says SetBatch writes all items or none.
+	atomicBatch bool
 	// overwritesLastWrite says an insert (etag "") succeeds on a key that
 	// was last written without first-write concurrency.
 	overwritesLastWrite bool
@@ -34,8 +36,8 @@ type backend struct {
 
 func backends() []backend {
 	return []backend{
-		{name: "sqlite", component: sqliteComponent, shared: true},
-		{name: "in-memory", component: memoryComponent},
+		{name: "sqlite", component: sqliteComponent, shared: true, atomicBatch: true},
+		{name: "in-memory", component: memoryComponent, atomicBatch: true},
 		{name: "redis", component: redisComponent, shared: true, etagInsertsMissing: true, overwritesLastWrite: true},
 		{name: "tablestorage", component: tablesComponent, shared: true, etagInsertsMissing: true, malformedETagFails: true},
 	}

@@ -31,13 +31,17 @@ type constructors struct {
 	// conflict, when set, replaces isConflict for a store whose errors need
 	// more than state.ETagError to tell a failed ETag check.
 	conflict func(error) bool
+	// atomicMulti marks a store whose transactions check every ETag before
+	// writing anything (SQLite's SQL transaction, the in-memory store's
+	// lock); Redis's MULTI/EXEC does not roll back a failed check.
+	atomicMulti bool
 }
 
 // registry is every component type that can run in-process. A type with no
 // constructor needs no instance: LoadDir already resolves local.env secrets.
 var registry = map[string]constructors{
-	"state.sqlite":             {state: sqlite.NewSQLiteStateStore},
-	"state.in-memory":          {state: inmemory.NewInMemoryStateStore},
+	"state.sqlite":             {state: sqlite.NewSQLiteStateStore, atomicMulti: true},
+	"state.in-memory":          {state: inmemory.NewInMemoryStateStore, atomicMulti: true},
 	"state.redis":              {state: redis.NewRedisStateStore, conflict: redisConflict},
 	"state.azure.tablestorage": {state: tablestorage.NewAzureTablesStateStore},
 	"bindings.mqtt3": {

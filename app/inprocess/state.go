@@ -37,9 +37,10 @@ type State struct {
 	store    state.Store
 	prefix   string
 	conflict func(error) bool
+	tx       state.TransactionalStore // nil unless its transactions are atomic
 }
 
-var _ pipeline.Store = (*State)(nil)
+var _ pipeline.BatchStore = (*State)(nil)
 
 // OpenState creates and initialises the state store c for the app appID.
 // Component logs go to log (nil discards them). The store must support
@@ -71,7 +72,11 @@ func OpenState(ctx context.Context, c component.Component, appID string, log *sl
 	if conflict == nil {
 		conflict = isConflict
 	}
-	return &State{name: c.Name, store: store, prefix: prefix, conflict: conflict}, nil
+	st := &State{name: c.Name, store: store, prefix: prefix, conflict: conflict}
+	if tx, ok := store.(state.TransactionalStore); ok && k.atomicMulti {
+		st.tx = tx
+	}
+	return st, nil
 }
 
 // Close releases the store's connections.
@@ -154,6 +159,28 @@ func (s *State) Set(ctx context.Context, key string, value []byte, etag string) 
 		req.ETag = &etag
 	}
 	return s.fail("set", key, s.store.Set(ctx, req))
+}
+
+// SetBatch writes items in one transaction, all or nothing, with Set's
+// rules per item. Stores without atomic transactions return
+// errors.ErrUnsupported.
+func (s *State) SetBatch(ctx context.Context, items []pipeline.Write) error {
+	if s.tx == nil {
+		return fmt.Errorf("set batch on %s: %w", s.name, errors.ErrUnsupported)
+	}
+	ops := make([]state.TransactionalStateOperation, 0, len(items))
+	for _, it := range items {
+		sk, err := s.key(it.Key)
+		if err != nil {
+			return fmt.Errorf("set batch: %w", err)
+		}
+		req := state.SetRequest{Key: sk, Value: it.Value, Options: state.SetStateOption{Concurrency: state.FirstWrite}}
+		if it.ETag != "" {
+			req.ETag = &it.ETag
+		}
+		ops = append(ops, req)
+	}
+	return s.fail("set batch", fmt.Sprintf("%d keys", len(items)), s.tx.Multi(ctx, &state.TransactionalStateRequest{Operations: ops}))
 }
 
 // Delete removes key: unconditionally with etag "", otherwise only at that

@@ -2,6 +2,7 @@ package inprocess
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -47,6 +48,27 @@ func TestStateContract(t *testing.T) {
 				err := s.Set(ctx, "dev-update", []byte(`{"n":3}`), first.ETag)
 				require.ErrorIs(t, err, pipeline.ErrConflict)
 				assert.JSONEq(t, `{"n":2}`, string(get(t, s, "dev-update").Value))
+			})
+
+			t.Run("batch writes all or nothing", func(t *testing.T) {
+				err := s.SetBatch(ctx, []pipeline.Write{{Key: "batch-a", Value: []byte(`1`)}, {Key: "batch-b", Value: []byte(`1`)}})
+				if !b.atomicBatch {
+					require.ErrorIs(t, err, errors.ErrUnsupported, "no batch where a failed check could leave half a batch written")
+					return
+				}
+				require.NoError(t, err)
+				a := get(t, s, "batch-a")
+				err = s.SetBatch(ctx, []pipeline.Write{
+					{Key: "batch-a", Value: []byte(`2`), ETag: a.ETag},
+					{Key: "batch-b", Value: []byte(`2`)}, // insert onto an existing key: refused
+				})
+				require.ErrorIs(t, err, pipeline.ErrConflict)
+				assert.Equal(t, `1`, string(get(t, s, "batch-a").Value), "the valid item of a refused batch is not written")
+				require.NoError(t, s.SetBatch(ctx, []pipeline.Write{
+					{Key: "batch-a", Value: []byte(`3`), ETag: a.ETag},
+					{Key: "batch-b", Value: []byte(`3`), ETag: get(t, s, "batch-b").ETag},
+				}))
+				assert.Equal(t, `3`, string(get(t, s, "batch-b").Value))
 			})
 
 			t.Run("malformed etag", func(t *testing.T) {

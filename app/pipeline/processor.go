@@ -43,7 +43,7 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Window:         5 * time.Millisecond,
+		Window:         2 * time.Millisecond,
 		MaxBatch:       512,
 		Lanes:          4,
 		Retry:          DefaultRetry(),
