@@ -1,0 +1,93 @@
+// Entry point: reads the settings, loads the devices, keeps the live
+// connection and refreshes the clock-driven parts of the page each second.
+import { coalesce, fetchDevices } from './api.js';
+import { Live } from './live.js';
+import { Model, parsePayload } from './model.js';
+import { readSettings } from './settings.js';
+import { View } from './view.js';
+
+const { settings, problems } = readSettings();
+const model = new Model();
+const view = new View(model, settings);
+const notice = document.getElementById('notice');
+const connection = document.getElementById('connection');
+const labels = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', offline: 'Offline' };
+
+// debug is read by the browser tests: receipt times give the latency from
+// the app's lastSeen to the page.
+const debug = {
+  settings,
+  model,
+  state: 'connecting',
+  received: 0,
+  stale: 0,
+  resyncs: 0,
+  receipts: [], // { id, lastSeen, at } of the latest messages, at most 1000
+};
+globalThis.__enviromon = debug;
+
+// standing notices stay shown; show adds the latest problem to them.
+const standing = [...problems];
+if (!globalThis.signalR) {
+  standing.push('The SignalR client (vendor/signalr.min.js) is missing: run "node dashboard/build.mjs". Polling instead.');
+}
+
+function show(message = '') {
+  const text = [message, ...standing].filter(Boolean).join(' ');
+  notice.textContent = text;
+  notice.hidden = text === '';
+}
+
+function apply(devices, fromLive) {
+  const now = Date.now();
+  const ids = [];
+  let added = false;
+  for (const raw of devices) {
+    const result = model.apply(raw, now);
+    if (result === 'stale') debug.stale++;
+    if (result !== 'added' && result !== 'updated') continue;
+    const d = model.get(raw.deviceId ?? raw.DeviceId);
+    ids.push(d.id);
+    added ||= result === 'added';
+    if (fromLive) {
+      debug.receipts.push({ id: d.id, lastSeen: d.lastSeen, at: now });
+      if (debug.receipts.length > 1000) debug.receipts.splice(0, debug.receipts.length - 1000);
+    }
+  }
+  if (ids.length > 0 || !fromLive) view.changed(ids, added);
+}
+
+const resync = coalesce(async () => {
+  try {
+    apply(await fetchDevices(settings.apiBase), false);
+    debug.resyncs++;
+    show();
+  } catch (err) {
+    show(`Could not load devices: ${err.message}`);
+  }
+});
+
+const live = new Live({
+  apiBase: settings.apiBase,
+  signalR: globalThis.signalR,
+  onMessage(msg) {
+    debug.received++;
+    apply(parsePayload(msg), true);
+  },
+  onState(state, detail) {
+    debug.state = state;
+    connection.dataset.state = state;
+    connection.querySelector('.label').textContent = detail ? `${labels[state]} (${detail})` : labels[state];
+    connection.title = `Live connection: ${state}`;
+  },
+  resync,
+});
+debug.live = live;
+
+show();
+
+// The snapshot shows the devices at once, even when the hub is down; the
+// connection resyncs again once it is up.
+resync();
+live.start();
+setInterval(() => view.tick(), 1000);

@@ -1,0 +1,239 @@
+// Browser tests of the dashboard against a running Enviromon app. The app
+// is started by whoever runs this (the Go test suite); this file never
+// starts it. Env: ENVIROMON_URL (the app's base URL, required),
+// ENVIROMON_ARTIFACTS (screenshots, default test-artifacts), CHROMIUM_PATH.
+//
+//   ENVIROMON_URL=http://127.0.0.1:8080 node --test dashboard/test/dashboard.test.mjs
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { cardSelector, eventually, field, launch, number, screenshot, search, sleep, watch } from './browser.mjs';
+
+const BASE = (process.env.ENVIROMON_URL ?? '').replace(/\/+$/, '');
+const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+let seq = 0;
+
+async function api(method, path, body) {
+  const res = await fetch(`${BASE}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${path}: HTTP ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** send posts one reading for a device, with a message id of its own. */
+function send(deviceId, reading) {
+  return api('POST', '/api/telemetry', { deviceId, messageId: `${deviceId}-${run}-${++seq}`, ...reading });
+}
+
+describe('dashboard', { skip: BASE === '' && 'ENVIROMON_URL is not set (the app under test)' }, () => {
+  let browser;
+
+  before(async () => {
+    browser = await launch();
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  // open loads the dashboard in a fresh context and waits for the live
+  // connection; setup runs on the context before the page loads.
+  async function open(t, { query = '', viewport = { width: 1280, height: 900 }, setup, live = true } = {}) {
+    const context = await browser.newContext({ viewport, locale: 'en-US', isMobile: viewport.width < 500 });
+    t.after(() => context.close());
+    if (setup) await setup(context);
+    const page = await context.newPage();
+    const seen = watch(page);
+    await page.goto(`${BASE}/${query}`);
+    await page.waitForSelector('h1:text("Environmental Data")');
+    if (live) await page.waitForSelector('#connection[data-state="live"]', { timeout: 20000 });
+    return { context, page, seen };
+  }
+
+  test('device cards appear and their counts rise', { timeout: 60000 }, async (t) => {
+    const id = `ui-${run}-count`;
+    await send(id, { temperature: 21.5, humidity: 40, pressure: 1010 });
+    const { page, seen } = await open(t);
+    await search(page, id);
+    await eventually(async () => assert.equal(number(await field(page, id, 'count')), 1));
+
+    await send(id, { temperature: 22.5, humidity: 41, pressure: 1011 });
+    await send(id, { temperature: 23.5, humidity: 42, pressure: 1012 });
+    await eventually(async () => {
+      assert.equal(number(await field(page, id, 'count')), 3);
+      assert.equal(await field(page, id, 'temperature'), '23.5 °C');
+      assert.equal(await field(page, id, 'humidity'), '42.0 %');
+      assert.equal(await field(page, id, 'pressure'), '1012.0 hPa');
+      assert.equal(await field(page, id, 'status'), 'online');
+    });
+    const points = await page.locator(`${cardSelector(id)} canvas`).getAttribute('data-points');
+    assert.ok(Number(points) >= 2, `chart holds the live points, got ${points}`);
+
+    // A device the app hears from by itself (its simulator) counts up on
+    // the page too. Which one is found from the API.
+    const counts = async () => new Map((await api('GET', '/api/devices')).map((d) => [d.deviceId, d.count]));
+    const first = await counts();
+    const busy = await eventually(
+      async () => {
+        const now = await counts();
+        const id = [...now].find(([k, n]) => !k.includes(run) && n > (first.get(k) ?? Infinity))?.[0];
+        assert.ok(id, 'no device is sending by itself');
+        return id;
+      },
+      { timeout: 8000, interval: 1000 },
+    ).catch(() => null);
+    if (busy === null) {
+      t.diagnostic('no device sends by itself (no simulator): checked only the devices this test sent for');
+    } else {
+      await search(page, busy);
+      const before = await eventually(async () => number(await field(page, busy, 'count')));
+      await eventually(async () => assert.ok(number(await field(page, busy, 'count')) > before, `${busy} count stays ${before}`), { timeout: 20000 });
+      await search(page, '');
+    }
+    assert.match(await page.locator('#last-updated').innerText(), /\d/);
+    console.log(`screenshot: ${await screenshot(page, 'dashboard.png')}`);
+    reportLatency(t, await page.evaluate(() => globalThis.__enviromon?.receipts ?? []));
+    assert.deepEqual(seen.errors, []);
+  });
+
+  test('0 is shown as a value and a missing reading as a dash', { timeout: 30000 }, async (t) => {
+    const id = `ui-${run}-zero`;
+    await send(id, { temperature: 0, humidity: 0 });
+    const { page } = await open(t);
+    await search(page, id);
+    await eventually(async () => {
+      assert.equal(await field(page, id, 'temperature'), '0.0 °C');
+      assert.equal(await field(page, id, 'humidity'), '0.0 %');
+      assert.equal(await field(page, id, 'pressure'), '—');
+      assert.equal(await page.locator(`${cardSelector(id)} [data-field="light"]`).isVisible(), false);
+    });
+  });
+
+  test('a calibration change moves the shown temperature', { timeout: 75000 }, async (t) => {
+    const id = `ui-${run}-cal`;
+    await send(id, { temperature: 20, humidity: 50, pressure: 1000 });
+    const { page } = await open(t);
+    await search(page, id);
+    await eventually(async () => assert.equal(number(await field(page, id, 'temperature')), 20));
+
+    await api('PUT', `/api/calibration/${encodeURIComponent(id)}`, { temperatureSlope: 1, temperatureYIntercept: 10 });
+    t.after(() => fetch(`${BASE}/api/calibration/${encodeURIComponent(id)}`, { method: 'DELETE' }).catch(() => {}));
+    // The app may cache calibrations for a while (30 s by default, unless the
+    // change reaches the cache): keep the device talking until it shows.
+    await eventually(
+      async () => {
+        await send(id, { temperature: 20, humidity: 50, pressure: 1000 });
+        await sleep(300);
+        assert.equal(number(await field(page, id, 'temperature')), 30);
+      },
+      { timeout: 45000, interval: 700 },
+    );
+    assert.equal(await field(page, id, 'humidity'), '50.0 %');
+  });
+
+  test('an invalid reading raises the rejected count and says why', { timeout: 30000 }, async (t) => {
+    const { page } = await open(t);
+    const id = `ui-${run}-count`; // made by the first test; any card would do
+    await send(id, { temperature: 20 });
+    await search(page, id);
+    const before = await eventually(async () => {
+      const n = number(await field(page, id, 'rejected'));
+      assert.ok(Number.isInteger(n));
+      return n;
+    });
+    await api('POST', '/api/telemetry', { deviceId: id, messageId: `bad-${run}-${++seq}`, temperature: 999 });
+    await eventually(async () => assert.equal(number(await field(page, id, 'rejected')), before + 1));
+    const why = await page.locator(`${cardSelector(id)} [data-field="rejected"]`).getAttribute('title');
+    assert.match(why ?? '', /temperature/i);
+  });
+
+  test('a device that stops sending turns offline', { timeout: 30000 }, async (t) => {
+    const id = `stop-test-${run}`;
+    const { page } = await open(t, { query: '?offline=3' });
+    await search(page, id);
+    await send(id, { temperature: 19 });
+    const sent = Date.now();
+    await eventually(async () => assert.equal(await field(page, id, 'status'), 'online'), { timeout: 2500 });
+    await eventually(async () => assert.equal(await field(page, id, 'status'), 'offline'), { timeout: 8000 });
+    const took = (Date.now() - sent) / 1000;
+    assert.ok(took >= 2.5, `offline after ${took} s, before the 3 s threshold`);
+    assert.match(await field(page, id, 'lastSeen'), /\d+ s ago/);
+  });
+
+  test('after the live connection drops the page reconnects and resyncs', { timeout: 60000 }, async (t) => {
+    const sockets = [];
+    const negotiate = /\/api\/negotiate(\?|$)/;
+    const { context, page } = await open(t, {
+      setup: (ctx) =>
+        ctx.routeWebSocket(/.*/, (ws) => {
+          sockets.push({ ws, server: ws.connectToServer() });
+        }),
+    });
+    const id = `ui-${run}-resync`;
+    await search(page, id);
+    await send(id, { temperature: 11.1 });
+    await eventually(async () => assert.equal(await field(page, id, 'temperature'), '11.1 °C'));
+    assert.ok(sockets.length > 0, 'the live connection used no WebSocket to cut');
+
+    // Cut the connection and refuse new ones, as when the network goes.
+    await context.route(negotiate, (route) => route.fulfill({ status: 503, body: 'test: outage' }));
+    for (const { ws, server } of sockets.splice(0)) {
+      await server.close({ code: 4000, reason: 'test: outage' }).catch(() => {});
+      await ws.close({ code: 4000, reason: 'test: outage' }).catch(() => {});
+    }
+    await page.waitForSelector('#connection[data-state="reconnecting"]', { timeout: 10000 });
+
+    // A change made while the page is away reaches it only by the resync.
+    await send(id, { temperature: 22.2 });
+    await sleep(1000);
+    assert.equal(await field(page, id, 'temperature'), '11.1 °C');
+
+    await context.unroute(negotiate);
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 30000 });
+    await eventually(async () => assert.equal(await field(page, id, 'temperature'), '22.2 °C'), { timeout: 5000 });
+  });
+
+  test('markup in a device id is shown as text', { timeout: 30000 }, async (t) => {
+    const id = `<img src=x onerror="window.__xss=1;alert(1)"><b>ui-${run}-xss</b>`;
+    await send(id, { temperature: 20 });
+    const { page, seen } = await open(t);
+    await search(page, id);
+    const card = page.locator(cardSelector(id));
+    await card.waitFor({ timeout: 10000 });
+    assert.equal((await card.locator('h2').innerText()).trim(), id);
+    assert.equal(await page.locator('img').count(), 0, 'an <img> was injected');
+    assert.equal(await card.locator('b').count(), 0, 'a <b> was injected');
+    assert.equal(await page.evaluate(() => globalThis.__xss), undefined);
+    assert.deepEqual(seen.dialogs, []);
+    assert.deepEqual(seen.errors, []);
+  });
+
+  test('a phone-sized screen shows the cards without horizontal scrolling', { timeout: 30000 }, async (t) => {
+    const { page } = await open(t, { viewport: { width: 390, height: 844 } });
+    await page.locator('[data-device-id]').first().waitFor({ timeout: 10000 });
+    const { scroll, width, overflowing } = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      width: document.documentElement.clientWidth,
+      overflowing: [...document.querySelectorAll('[data-device-id], [data-field], #connection, #search')]
+        .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+        .map((e) => e.dataset.field ?? e.dataset.deviceId ?? e.id),
+    }));
+    assert.ok(scroll <= width, `page is ${scroll}px wide on a ${width}px screen`);
+    assert.deepEqual(overflowing, []);
+    console.log(`screenshot: ${await screenshot(page, 'dashboard-phone.png')}`);
+  });
+});
+
+// reportLatency prints how long messages took from the app's lastSeen to
+// the page; app and browser share this machine's clock.
+function reportLatency(t, receipts) {
+  const ms = receipts.filter((r) => r.lastSeen !== null).map((r) => r.at - r.lastSeen).sort((a, b) => a - b);
+  if (ms.length === 0) return;
+  const q = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
+  const line = `latency lastSeen→page over ${ms.length} messages: p50 ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${ms[ms.length - 1]} ms`;
+  t.diagnostic(line);
+  console.log(line);
+}

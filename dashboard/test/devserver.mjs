@@ -1,0 +1,228 @@
+// A development server for the dashboard, with no dependencies: serves the
+// dashboard folder and a fake of the app's API, so the page can be worked
+// on without the Go app. Not the app: the real tests run against that.
+//
+//   DEVICES=1000 node dashboard/test/devserver.mjs      # negotiate answers 503
+//   HUB=1 DEVICES=3 node dashboard/test/devserver.mjs   # a fake live hub too
+//
+// Env: PORT (0 = any), DEVICES (3), HUB (0|1), TICK_MS (simulator period,
+// 2000; 0 = no simulator), EXTRAS (1 adds awkward devices: 0 °C, markup id,
+// no readings, light, a long id). Dev-only routes: POST /dev/drop cuts the
+// hub's connections; POST /dev/hub?on=0|1 makes negotiate fail or work.
+import { readFile, stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FakeHub } from './fakehub.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const types = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.json': 'application/json',
+  '.png': 'image/png',
+};
+const cities = ['Sydney', 'Melbourne', 'Perth', 'Hobart', 'Darwin', 'Auckland'];
+const limits = { temperature: [-40, 80, '°C'], humidity: [0, 100, '%'], pressure: [600, 1600, 'hPa'] };
+
+/** startDevServer starts the server and resolves to { url, close, devices, hub }. */
+export async function startDevServer(opts = {}) {
+  const env = process.env;
+  const o = {
+    port: Number(opts.port ?? env.PORT ?? 0),
+    devices: Number(opts.devices ?? env.DEVICES ?? 3),
+    hub: opts.hub ?? env.HUB === '1',
+    tickMs: Number(opts.tickMs ?? env.TICK_MS ?? 2000),
+    extras: opts.extras ?? env.EXTRAS === '1',
+  };
+  const devices = new Map();
+  const cals = new Map();
+  const hub = new FakeHub();
+  let hubOn = o.hub;
+
+  const width = String(o.devices).length;
+  for (let i = 1; i <= o.devices; i++) {
+    const id = `sim-${String(i).padStart(Math.max(3, width), '0')}`;
+    ingest({ deviceId: id, geo: cities[i % cities.length], temperature: 15 + (i % 15), humidity: 40 + (i % 40), pressure: 1000 + (i % 30), messageId: `${id}-0` });
+  }
+  if (o.extras) {
+    ingest({ deviceId: 'zero-degrees', temperature: 0, humidity: 0, pressure: 1013 });
+    ingest({ deviceId: '<img src=x onerror=alert(1)>', temperature: 20 });
+    ingest({ deviceId: 'no-readings' });
+    ingest({ deviceId: 'with-light', temperature: 22.5, humidity: 50, light: 345 });
+    ingest({ deviceId: 'a-very-long-device-identifier-without-any-spaces-0123456789abcdef', temperature: -5.25 });
+    ingest({ deviceId: 'with-light', temperature: 999, messageId: 'bad-1' });
+  }
+
+  // ingest applies one telemetry object as the app does: calibrate, then
+  // validate; an invalid message counts as rejected and keeps its reason.
+  function ingest(m) {
+    const id = m.deviceId ?? m.DeviceId;
+    if (typeof id !== 'string' || id === '') return 'invalid';
+    const now = new Date().toISOString();
+    const d = devices.get(id) ?? { deviceId: id, geo: m.geo ?? '', temperature: null, humidity: null, pressure: null, light: null, raw: {}, count: 0, rejected: 0, lastRejection: '', firstSeen: now, lastSeen: now, messageId: '', schemaVersion: 1, recent: [] };
+    if (m.messageId != null && d.recent.includes(String(m.messageId))) return 'duplicate';
+    if (m.messageId != null) d.recent = [...d.recent.slice(-99), String(m.messageId)];
+    devices.set(id, d);
+    d.lastSeen = now;
+    const cal = cals.get(id) ?? {};
+    const raw = {};
+    const out = {};
+    let reason = '';
+    for (const [k, [lo, hi, unit]] of Object.entries(limits)) {
+      const v = typeof m[k] === 'number' ? m[k] : null;
+      raw[k] = v;
+      const slope = cal[`${k}Slope`];
+      const icpt = cal[`${k}YIntercept`];
+      out[k] = v !== null && slope != null && icpt != null ? v * slope + icpt : v;
+      if (!reason && out[k] !== null && (out[k] < lo || out[k] > hi)) reason = `invalid reading: ${k} ${out[k]} ${unit} outside ${lo}..${hi}`;
+    }
+    if (reason) {
+      d.rejected++;
+      d.lastRejection = reason;
+    } else {
+      d.count++;
+      Object.assign(d, out, { raw, light: typeof m.light === 'number' ? m.light : null, messageId: m.messageId == null ? '' : String(m.messageId) });
+      if (m.geo) d.geo = m.geo;
+    }
+    return reason ? 'rejected' : 'accepted';
+  }
+
+  const summary = ({ recent, ...d }) => d;
+
+  let seq = 0;
+  const sim =
+    o.tickMs > 0 &&
+    setInterval(() => {
+      seq++;
+      const changed = [];
+      for (const d of devices.values()) {
+        if (!d.deviceId.startsWith('sim-')) continue;
+        const r = d.raw;
+        ingest({
+          deviceId: d.deviceId,
+          messageId: `${d.deviceId}-${seq}`,
+          temperature: round(clamp((r.temperature ?? 20) + (Math.random() - 0.5), -10, 45)),
+          humidity: round(clamp((r.humidity ?? 50) + (Math.random() - 0.5) * 2, 5, 95)),
+          pressure: round(clamp((r.pressure ?? 1010) + (Math.random() - 0.5), 950, 1050)),
+        });
+        changed.push(summary(d));
+      }
+      if (changed.length) hub.send('newMessage', [changed]);
+    }, o.tickMs);
+
+  const server = createServer(async (req, res) => {
+    try {
+      await route(req, res);
+    } catch (err) {
+      send(res, 500, { error: String(err?.message ?? err) });
+    }
+  });
+
+  async function route(req, res) {
+    const url = new URL(req.url, 'http://x');
+    const path = url.pathname;
+    if (path === '/api/devices' && req.method === 'GET') return send(res, 200, [...devices.values()].map(summary));
+    if (path.startsWith('/api/devices/') && req.method === 'GET') {
+      const d = devices.get(decodeURIComponent(path.slice('/api/devices/'.length)));
+      return d ? send(res, 200, summary(d)) : send(res, 404, { error: 'device not found' });
+    }
+    if (path === '/api/telemetry' && req.method === 'POST') {
+      const body = JSON.parse(await readBody(req));
+      const results = { accepted: 0, rejected: 0, duplicate: 0, invalid: 0 };
+      const touched = new Set();
+      for (const m of Array.isArray(body) ? body : [body]) {
+        results[ingest(m)]++;
+        if (devices.has(m.deviceId)) touched.add(m.deviceId);
+      }
+      hub.send('newMessage', [[...touched].map((id) => summary(devices.get(id)))]);
+      return send(res, 200, results);
+    }
+    if (path.startsWith('/api/calibration/') && req.method === 'PUT') {
+      cals.set(decodeURIComponent(path.slice('/api/calibration/'.length)), JSON.parse(await readBody(req)));
+      return send(res, 200, {});
+    }
+    if (path.startsWith('/api/calibration/') && req.method === 'DELETE') {
+      cals.delete(decodeURIComponent(path.slice('/api/calibration/'.length)));
+      res.writeHead(204).end();
+      return;
+    }
+    if (path === '/api/negotiate' && req.method === 'POST') {
+      if (!hubOn) return send(res, 503, { error: 'no SignalR service in the dev server (HUB=1 fakes one)' });
+      return send(res, 200, { url: `http://${req.headers.host}/hub`, accessToken: 'dev-token' });
+    }
+    if (path === '/hub/negotiate' && req.method === 'POST') return send(res, 200, hub.negotiate());
+    if (path === '/dev/drop' && req.method === 'POST') {
+      hub.drop();
+      return send(res, 200, {});
+    }
+    if (path === '/dev/hub' && req.method === 'POST') {
+      hubOn = url.searchParams.get('on') === '1';
+      return send(res, 200, { hub: hubOn });
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 404, { error: 'not found' });
+    return serveFile(path, res);
+  }
+
+  server.on('upgrade', (req, socket) => {
+    if (hubOn && new URL(req.url, 'http://x').pathname === '/hub') hub.upgrade(req, socket);
+    else socket.destroy();
+  });
+  await new Promise((resolve) => server.listen(o.port, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url,
+    devices,
+    hub,
+    close: () =>
+      new Promise((resolve) => {
+        if (sim) clearInterval(sim);
+        hub.close();
+        server.closeAllConnections();
+        server.close(resolve);
+      }),
+  };
+}
+
+async function serveFile(path, res) {
+  const rel = normalize(decodeURIComponent(path === '/' ? '/index.html' : path));
+  const file = join(root, rel);
+  if (!file.startsWith(root) || rel.split(sep).some((p) => p.startsWith('.') || p === 'node_modules')) {
+    return send(res, 404, { error: 'not found' });
+  }
+  try {
+    if (!(await stat(file)).isFile()) throw new Error('not a file');
+    res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' });
+    res.end(await readFile(file));
+  } catch {
+    send(res, 404, { error: 'not found' });
+  }
+}
+
+function send(res, status, body) {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+const round = (v) => Math.round(v * 10) / 10;
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const s = await startDevServer();
+  console.log(`dashboard dev server: ${s.url}/ (${s.devices.size} devices)`);
+  const stop = () => s.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

@@ -1,0 +1,164 @@
+// Unit tests of the page's pure modules: merging device states, reading
+// newMessage payloads, formatting and settings. No browser needed.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ago, parseTime, reading } from '../js/format.js';
+import { HISTORY, Model, isOlder, normalize, parsePayload } from '../js/model.js';
+import { readSettings } from '../js/settings.js';
+
+const device = (over = {}) => ({
+  deviceId: 'sim-001',
+  temperature: 21.3,
+  humidity: 55.2,
+  pressure: 1012.8,
+  light: null,
+  count: 42,
+  rejected: 1,
+  lastSeen: '2026-11-23T10:05:00Z',
+  ...over,
+});
+
+describe('Model.apply', () => {
+  test('keeps the newest state whatever the arrival order', () => {
+    const cases = [
+      { name: 'older lastSeen', first: device(), late: device({ lastSeen: '2026-11-23T10:04:59Z', count: 50, temperature: 1 }) },
+      { name: 'same lastSeen, lower count', first: device(), late: device({ count: 41, temperature: 1 }) },
+      { name: 'same lastSeen, rejected lower', first: device(), late: device({ rejected: 0, temperature: 1 }) },
+      { name: 'nanosecond times', first: device({ lastSeen: '2026-11-23T10:05:00.123456789Z' }), late: device({ lastSeen: '2026-11-23T10:05:00.122999999Z', temperature: 1 }) },
+    ];
+    for (const c of cases) {
+      const m = new Model();
+      assert.equal(m.apply(c.first), 'added', c.name);
+      assert.equal(m.apply(c.late), 'stale', c.name);
+      assert.equal(m.get('sim-001').temperature, 21.3, c.name);
+    }
+  });
+
+  test('takes a newer state: later lastSeen, or more messages at the same time', () => {
+    const m = new Model();
+    m.apply(device());
+    assert.equal(m.apply(device({ count: 43, temperature: 22 })), 'updated');
+    assert.equal(m.apply(device({ count: 43, rejected: 2, lastRejection: 'bad' })), 'updated');
+    assert.equal(m.get('sim-001').rejected, 2);
+    // A state store that was wiped starts counting again with later times.
+    assert.equal(m.apply(device({ count: 1, rejected: 0, lastSeen: '2026-11-24T00:00:00Z' })), 'updated');
+  });
+
+  test('keeps 0 as a value and a missing reading as null', () => {
+    const d = normalize(device({ temperature: 0, humidity: undefined, pressure: null }));
+    assert.equal(d.temperature, 0);
+    assert.equal(d.humidity, null);
+    assert.equal(d.pressure, null);
+    assert.equal(reading(0), '0.0');
+    assert.equal(reading(-0.01), '0.0');
+    assert.equal(reading(null), '—');
+  });
+
+  test('refuses a device without an id', () => {
+    const m = new Model();
+    assert.equal(m.apply({ temperature: 1 }), 'invalid');
+    assert.equal(m.apply({ deviceId: '' }), 'invalid');
+    assert.equal(m.apply(null), 'invalid');
+    assert.equal(m.size, 0);
+  });
+
+  test('accepts the original PascalCase DeviceId', () => {
+    const m = new Model();
+    assert.equal(m.apply({ DeviceId: 'pi', temperature: 20 }), 'added');
+    assert.equal(m.get('pi').temperature, 20);
+  });
+
+  test('keeps the last HISTORY accepted readings, not rejections or repeats', () => {
+    const m = new Model();
+    const t0 = Date.parse('2026-11-23T10:00:00Z');
+    for (let i = 1; i <= HISTORY + 20; i++) {
+      m.apply(device({ count: i, rejected: 0, temperature: i, lastSeen: new Date(t0 + i * 1000).toISOString() }));
+    }
+    const h = m.get('sim-001').history;
+    assert.equal(h.length, HISTORY);
+    assert.equal(h[0].temperature, 21);
+    assert.equal(h.at(-1).temperature, HISTORY + 20);
+    const last = m.get('sim-001');
+    m.apply({ ...device(), count: last.count, rejected: 1, lastSeen: new Date(t0 + 999999).toISOString() });
+    m.apply({ ...device(), count: last.count, rejected: 1, lastSeen: new Date(t0 + 999999).toISOString() });
+    assert.equal(m.get('sim-001').history.length, HISTORY);
+    assert.equal(m.get('sim-001').history.at(-1).temperature, HISTORY + 20);
+  });
+
+  test('sorts ids naturally and filters by substring', () => {
+    const m = new Model();
+    for (const id of ['sim-10', 'sim-2', 'Kitchen', 'sim-1']) m.apply(device({ deviceId: id }));
+    assert.deepEqual(m.ids, ['Kitchen', 'sim-1', 'sim-2', 'sim-10']);
+    assert.deepEqual(m.filter('SIM-1'), ['sim-1', 'sim-10']);
+    assert.deepEqual(m.filter('  '), m.ids);
+    m.apply(device({ deviceId: 'sim-11' }));
+    assert.deepEqual(m.filter('sim-1'), ['sim-1', 'sim-10', 'sim-11']);
+  });
+});
+
+test('isOlder treats a missing lastSeen as oldest', () => {
+  const a = normalize(device({ lastSeen: null }));
+  const b = normalize(device());
+  assert.equal(isOlder(a, b), true);
+  assert.equal(isOlder(b, a), false);
+});
+
+test('parsePayload reads an array, one device, or JSON of either', () => {
+  const one = device();
+  const cases = [
+    [[one], 1],
+    [one, 1],
+    [JSON.stringify([one, one]), 2],
+    [JSON.stringify(one), 1],
+    ['not json', 0],
+    [null, 0],
+    [42, 0],
+  ];
+  for (const [input, n] of cases) assert.equal(parsePayload(input).length, n, String(input));
+});
+
+test('parseTime reads RFC 3339 and treats Go zero time as never', () => {
+  assert.equal(parseTime('2026-11-23T10:05:00.123456789Z'), Date.parse('2026-11-23T10:05:00.123Z'));
+  assert.equal(parseTime('2026-11-23T12:05:00+02:00'), Date.parse('2026-11-23T10:05:00Z'));
+  assert.equal(parseTime('0001-01-01T00:00:00Z'), null);
+  assert.equal(parseTime(''), null);
+  assert.equal(parseTime(undefined), null);
+});
+
+test('ago says how long ago', () => {
+  const now = Date.parse('2026-11-23T10:05:00Z');
+  const cases = [
+    [now - 12_000, '12 s ago'],
+    [now + 3_000, '0 s ago'],
+    [now - 125_000, '2 min ago'],
+    [now - 3 * 3600_000, '3 h ago'],
+    [now - 72 * 3600_000, '3 d ago'],
+    [null, 'never'],
+  ];
+  for (const [t, want] of cases) assert.equal(ago(t, now), want);
+});
+
+describe('readSettings', () => {
+  const config = { apiBase: '', offlineAfterSeconds: 60, pageSize: 50 };
+  const cases = [
+    { search: '', want: { apiBase: '', offlineAfterSeconds: 60, pageSize: 50 }, problems: 0 },
+    { search: '?api=https://api.example.test/&offline=3', want: { apiBase: 'https://api.example.test', offlineAfterSeconds: 3, pageSize: 50 }, problems: 0 },
+    { search: '?api=/enviromon/', want: { apiBase: '/enviromon', offlineAfterSeconds: 60, pageSize: 50 }, problems: 0 },
+    { search: '?api=javascript:alert(1)', want: { apiBase: '', offlineAfterSeconds: 60, pageSize: 50 }, problems: 1 },
+    { search: '?api=//evil.test', want: { apiBase: '', offlineAfterSeconds: 60, pageSize: 50 }, problems: 1 },
+    { search: '?offline=-1&pageSize=abc', want: { apiBase: '', offlineAfterSeconds: 60, pageSize: 50 }, problems: 2 },
+    { search: '?pageSize=10', want: { apiBase: '', offlineAfterSeconds: 60, pageSize: 10 }, problems: 0 },
+  ];
+  for (const c of cases) {
+    test(c.search || '(none)', () => {
+      const { settings, problems } = readSettings(config, c.search);
+      assert.deepEqual(settings, c.want);
+      assert.equal(problems.length, c.problems, problems.join('; '));
+    });
+  }
+
+  test('config.js values apply without query parameters', () => {
+    const { settings } = readSettings({ apiBase: 'http://127.0.0.1:9/', offlineAfterSeconds: 5, pageSize: 7 }, '');
+    assert.deepEqual(settings, { apiBase: 'http://127.0.0.1:9', offlineAfterSeconds: 5, pageSize: 7 });
+  });
+});
