@@ -7,24 +7,33 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 TESTFLAGS ?= -race -timeout 20m
 
-.PHONY: run build test test-unit fuzz bench vet clean
+.PHONY: run build dashboard test test-unit fuzz bench vet clean
 
-## run: the app in embedded mode (SQLite, embedded MQTT broker, a simulator of $(DEVICES) devices)
-run:
+## run: the app in embedded mode (SQLite, embedded MQTT broker, local SignalR, $(DEVICES) simulated devices)
+run: dashboard
 	@mkdir -p data
 	$(GO) run ./app/cmd/enviromon -addr $(ADDR) -simulate $(DEVICES)
+
+## dashboard: the dashboard's npm packages and the SignalR client it serves (vendor/, git-ignored)
+dashboard: dashboard/vendor/signalr.min.js
+
+dashboard/vendor/signalr.min.js: dashboard/package.json dashboard/package-lock.json dashboard/build.mjs
+	npm ci --prefix dashboard --no-audit --no-fund --loglevel=error
+	node dashboard/build.mjs
 
 ## build: binaries into .bin/
 build:
 	$(GO) build -o .bin/ ./app/cmd/...
 
-## test: vet, every test with the race detector, and a short fuzz run
-test: vet test-unit fuzz
+## test: vet, every test with the race detector (browser test included), a short fuzz run
+test: vet dashboard test-unit fuzz
+	@echo "--- latency (test-artifacts/latency.txt)"; cat test-artifacts/latency.txt 2>/dev/null || true
 
 vet:
 	$(GO) vet ./...
 
 test-unit:
+	@rm -f test-artifacts/latency.txt
 	$(GO) test $(TESTFLAGS) ./...
 
 fuzz:
@@ -35,4 +44,15 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 -benchtime $(BENCHTIME) ./... | tee bench.out
 
 clean:
-	rm -rf .bin data bench.out
+	rm -rf .bin data bench.out test-artifacts dashboard/vendor dashboard/node_modules
+
+# Dapr tools (daprd + CLI) built from the Go module proxy; see .ci/tools.sh.
+# TOOLS_DIR empty = the script default, ~/.cache/enviromon/tools/dapr-<DAPR_VERSION> (XDG_CACHE_HOME honoured).
+DAPR_VERSION     ?= 1.16.0
+DAPR_CLI_VERSION ?= 1.12.0
+TOOLS_DIR        ?=
+
+.PHONY: tools
+## tools: build daprd $(DAPR_VERSION) (allcomponents) and the Dapr CLI $(DAPR_CLI_VERSION) once, into TOOLS_DIR; prints DAPR_RUNTIME_PATH=<dir>
+tools:
+	@DAPR_VERSION='$(DAPR_VERSION)' DAPR_CLI_VERSION='$(DAPR_CLI_VERSION)' TOOLS_DIR='$(TOOLS_DIR)' GO='$(GO)' ./.ci/tools.sh
