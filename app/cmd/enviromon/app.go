@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/enviromon/enviromon/app/api"
 	"github.com/enviromon/enviromon/app/binding"
 	"github.com/enviromon/enviromon/app/broker"
@@ -47,8 +49,20 @@ type namedCloser struct {
 	close func() error
 }
 
-// start wires and starts everything in embedded mode. On error, what was
-// started is stopped again.
+// infra is what a mode provides to the common pipeline: embedded mode
+// opens components in-process, sidecar mode talks to daprd.
+type infra struct {
+	store  pipeline.Store
+	output notify.Invoker // nil without live updates
+	ready  api.Check
+	// routes adds HTTP routes (the sidecar's input binding route).
+	routes func(r *gin.Engine, handle func(context.Context, pipeline.Message) error)
+	// startInput starts in-process input delivery (embedded mode).
+	startInput func(ctx context.Context, handle func(context.Context, pipeline.Message) error) error
+}
+
+// start wires and starts everything. On error, what was started is stopped
+// again.
 func start(ctx context.Context, cfg config, getenv func(string) string, log *slog.Logger) (a *app, err error) {
 	a = &app{log: log}
 	defer func() {
@@ -59,25 +73,87 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 
-	// The HTTP listener comes first: the local SignalR service must know
-	// the dashboard's origin.
+	// The HTTP listener comes first: daprd looks for the app port, and the
+	// local SignalR service must know the dashboard's origin.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return a, fmt.Errorf("listen: %w", err)
 	}
 	a.httpAddr = ln.Addr().String()
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return a, fmt.Errorf("data folder: %w", err)
+
+	var in infra
+	if cfg.sidecar {
+		in, err = a.openSidecar(ctx, cfg, getenv)
+	} else {
+		in, err = a.openEmbedded(ctx, cfg, getenv)
+	}
+	if err != nil {
+		return a, err
 	}
 
-	if cfg.SignalRLocal != "" {
-		if getenv, err = a.startSignalR(cfg, getenv); err != nil {
+	opts := []pipeline.Option{pipeline.WithLogger(log)}
+	var live *notify.Binding
+	if in.output != nil {
+		live = &notify.Binding{Invoker: in.output}
+		if a.notifier, err = notify.New(live, cfg.NotifyRate, log); err != nil {
 			return a, err
+		}
+		a.goRun("notifier", func() error { return a.notifier.Run(runCtx) })
+		opts = append(opts, pipeline.WithNotifier(a.notifier))
+	}
+	a.proc, err = pipeline.New(in.store, cfg.Pipeline, opts...)
+	if err != nil {
+		return a, err
+	}
+	a.goRun("processor", func() error { return a.proc.Run(runCtx) })
+	handle := func(ctx context.Context, m pipeline.Message) error {
+		_, err := a.proc.Process(ctx, m)
+		return err
+	}
+
+	deps := api.Deps{
+		Ingest: a.proc, Devices: a.proc, Calibrations: a.proc, Log: log, AllowedOrigins: cfg.CORSOrigins,
+		Metrics: func() pipeline.Snapshot { return a.proc.Metrics().Snapshot() },
+		Ready:   map[string]api.Check{"state": in.ready},
+	}
+	if live != nil {
+		deps.Negotiate = live
+	}
+	if cfg.Dashboard != "" {
+		deps.Dashboard = http.Dir(cfg.Dashboard)
+	}
+	if in.routes != nil {
+		deps.Extra = func(r *gin.Engine) { in.routes(r, handle) }
+	}
+	a.serve("http", ln, api.NewRouter(deps), nil)
+
+	if in.startInput != nil {
+		if err := in.startInput(runCtx, handle); err != nil {
+			return a, err
+		}
+	}
+	if cfg.Simulate > 0 {
+		a.goRun("simulator", func() error { return simulate(runCtx, cfg, log) })
+	}
+	return a, nil
+}
+
+// openEmbedded opens the components of cfg.Components in-process, with the
+// embedded broker and local SignalR service when configured.
+func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) string) (infra, error) {
+	var in infra
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return in, fmt.Errorf("data folder: %w", err)
+	}
+	if cfg.SignalRLocal != "" {
+		var err error
+		if getenv, err = a.startSignalR(cfg, getenv); err != nil {
+			return in, err
 		}
 	}
 	comps, err := component.LoadDir(cfg.Components, component.Options{AppID: cfg.AppID, Getenv: getenv})
 	if err != nil {
-		return a, err
+		return in, err
 	}
 	find := func(name string) (component.Component, error) {
 		for _, c := range comps {
@@ -87,88 +163,62 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 		}
 		return component.Component{}, fmt.Errorf("component %q not found in %s", name, cfg.Components)
 	}
-
 	if cfg.BrokerAddr != "" {
 		if err := a.startBroker(cfg); err != nil {
-			return a, err
+			return in, err
 		}
 	}
 
 	stateComp, err := find(cfg.StateStore)
 	if err != nil {
-		return a, err
+		return in, err
 	}
-	store, err := inprocess.OpenState(ctx, stateComp, cfg.AppID, log)
+	store, err := inprocess.OpenState(ctx, stateComp, cfg.AppID, a.log)
 	if err != nil {
-		return a, err
+		return in, err
 	}
 	a.closers = append(a.closers, namedCloser{"state store", store.Close})
+	in.store = store
+	in.ready = func(ctx context.Context) error {
+		_, err := store.BulkGet(ctx, []string{"readiness-probe"})
+		return err
+	}
 
-	opts := []pipeline.Option{pipeline.WithLogger(log)}
-	var live *notify.Binding
 	if cfg.OutputBinding != "" {
 		outComp, err := find(cfg.OutputBinding)
 		if err != nil {
-			return a, err
+			return in, err
 		}
-		out, err := inprocess.OpenOutput(ctx, outComp, log)
+		out, err := inprocess.OpenOutput(ctx, outComp, a.log)
 		if err != nil {
-			return a, err
+			return in, err
 		}
 		a.closers = append(a.closers, namedCloser{"output binding", out.Close})
-		live = &notify.Binding{Invoker: notify.InvokerFunc(func(ctx context.Context, op string, data []byte, md map[string]string) ([]byte, error) {
+		in.output = notify.InvokerFunc(func(ctx context.Context, op string, data []byte, md map[string]string) ([]byte, error) {
 			resp, _, err := out.Invoke(ctx, op, data, md)
 			return resp, err
-		})}
-		if a.notifier, err = notify.New(live, cfg.NotifyRate, log); err != nil {
-			return a, err
-		}
-		a.goRun("notifier", func() error { return a.notifier.Run(runCtx) })
-		opts = append(opts, pipeline.WithNotifier(a.notifier))
+		})
 	}
-
-	a.proc, err = pipeline.New(store, cfg.Pipeline, opts...)
-	if err != nil {
-		return a, err
-	}
-	a.goRun("processor", func() error { return a.proc.Run(runCtx) })
-
-	deps := api.Deps{
-		Ingest: a.proc, Devices: a.proc, Calibrations: a.proc, Log: log, AllowedOrigins: cfg.CORSOrigins,
-		Metrics: func() pipeline.Snapshot { return a.proc.Metrics().Snapshot() },
-		Ready: map[string]api.Check{"state": func(ctx context.Context) error {
-			_, err := store.BulkGet(ctx, []string{"readiness-probe"})
-			return err
-		}},
-	}
-	if live != nil {
-		deps.Negotiate = live
-	}
-	if cfg.Dashboard != "" {
-		deps.Dashboard = http.Dir(cfg.Dashboard)
-	}
-	a.serve("http", ln, api.NewRouter(deps), nil)
 
 	inComp, err := find(cfg.InputBinding)
 	if err != nil {
-		return a, err
+		return in, err
 	}
-	in, err := inprocess.OpenInput(ctx, inComp, log)
-	if err != nil {
-		return a, err
+	in.startInput = func(ctx context.Context, handle func(context.Context, pipeline.Message) error) error {
+		input, err := inprocess.OpenInput(ctx, inComp, a.log)
+		if err != nil {
+			return err
+		}
+		a.input = input.Close
+		err = input.Read(ctx, func(ctx context.Context, data []byte, meta map[string]string) ([]byte, error) {
+			return nil, handle(ctx, binding.Message(data, meta))
+		})
+		if err != nil {
+			return fmt.Errorf("input binding %s: %w", inComp.Name, err)
+		}
+		return nil
 	}
-	a.input = in.Close
-	if err := in.Read(runCtx, func(ctx context.Context, data []byte, meta map[string]string) ([]byte, error) {
-		_, err := a.proc.Process(ctx, binding.Message(data, meta))
-		return nil, err
-	}); err != nil {
-		return a, fmt.Errorf("input binding %s: %w", inComp.Name, err)
-	}
-
-	if cfg.Simulate > 0 {
-		a.goRun("simulator", func() error { return simulate(runCtx, cfg, log) })
-	}
-	return a, nil
+	return in, nil
 }
 
 // startBroker runs the embedded MQTT broker, keeping its durable queue under

@@ -16,6 +16,8 @@ import (
 // config is every setting of the app, from flags with ENVIROMON_* fallbacks.
 type config struct {
 	Addr          string // HTTP listen address
+	Mode          string // embedded, sidecar or auto (sidecar when DAPR_GRPC_PORT is set)
+	sidecar       bool   // the mode chosen
 	AppID         string // Dapr app id: key prefix and {appID} in component YAML
 	Components    string // folder of Dapr Component YAML (embedded mode)
 	DataDir       string // broker queue and other local state
@@ -39,12 +41,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var c config
 	p := pipeline.DefaultConfig()
 	level := "info"
-	c = config{Addr: "127.0.0.1:8080", AppID: "enviromon", Components: "components/embedded", DataDir: "data",
+	c = config{Addr: "127.0.0.1:8080", Mode: "auto", AppID: "enviromon", Components: "components/embedded", DataDir: "data",
 		BrokerAddr: "127.0.0.1:1883", InputBinding: "telemetry", StateStore: "statestore", OutputBinding: "signalr",
 		SignalRLocal: "127.0.0.1:8088", NotifyRate: 10, Dashboard: "dashboard", SimRate: 1}
 	var origins string
 	str := func(v *string, name, env, usage string) { fs.StringVar(v, name, *v, usage+" (env ENVIROMON_"+env+")") }
 	str(&c.Addr, "addr", "ADDR", "HTTP listen address")
+	str(&c.Mode, "mode", "MODE", "embedded (components in-process), sidecar (beside daprd) or auto: sidecar when DAPR_GRPC_PORT or DAPR_GRPC_ENDPOINT is set")
 	str(&c.AppID, "app-id", "APP_ID", "Dapr app id: state key prefix and {appID} in components")
 	str(&c.Components, "components", "COMPONENTS", "folder of Dapr Component YAML")
 	str(&c.DataDir, "data", "DATA", "folder for local data")
@@ -83,6 +86,22 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, err
 	}
 	c.Pipeline = p
+	switch c.Mode {
+	case "auto":
+		c.sidecar = getenv("DAPR_GRPC_PORT") != "" || getenv("DAPR_GRPC_ENDPOINT") != ""
+	case "sidecar":
+		if getenv("DAPR_GRPC_PORT") == "" && getenv("DAPR_GRPC_ENDPOINT") == "" {
+			return c, errors.New("sidecar mode needs DAPR_GRPC_PORT or DAPR_GRPC_ENDPOINT")
+		}
+		c.sidecar = true
+	case "embedded":
+	default:
+		return c, fmt.Errorf("mode %q: want embedded, sidecar or auto", c.Mode)
+	}
+	if c.sidecar {
+		// daprd owns the broker, the components and SignalR.
+		c.BrokerAddr, c.SignalRLocal = "", ""
+	}
 	for _, o := range strings.Split(origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			c.CORSOrigins = append(c.CORSOrigins, o)
@@ -109,7 +128,7 @@ func (c config) validate() error {
 		errs = append(errs, errors.New("simulate must be ≥ 0 and sim-rate > 0"))
 	}
 	if c.Simulate > 0 && c.BrokerAddr == "" {
-		errs = append(errs, errors.New("simulate needs the embedded broker"))
+		errs = append(errs, errors.New("simulate needs the embedded broker (run devicesim beside a sidecar)"))
 	}
 	if c.Pipeline.Window <= 0 || c.Pipeline.MaxBatch <= 0 || c.Pipeline.Lanes <= 0 || c.Pipeline.DedupWindow <= 0 {
 		errs = append(errs, errors.New("batch-window, batch-max, lanes and dedup-window must be positive"))
@@ -161,7 +180,7 @@ func (f *limitsFlag) Set(s string) error {
 // logValue masks nothing secret (the config holds no secrets; components
 // resolve theirs from the environment) and is logged once at start.
 func (c config) logValue() []any {
-	return []any{"addr", c.Addr, "appID", c.AppID, "components", c.Components, "data", c.DataDir,
+	return []any{"addr", c.Addr, "sidecar", c.sidecar, "appID", c.AppID, "components", c.Components, "data", c.DataDir,
 		"broker", c.BrokerAddr, "input", c.InputBinding, "state", c.StateStore, "output", c.OutputBinding,
 		"signalrLocal", c.SignalRLocal, "notifyRate", c.NotifyRate, "corsOrigins", c.CORSOrigins,
 		"simulate", c.Simulate, "batchWindow", c.Pipeline.Window, "batchMax", c.Pipeline.MaxBatch,

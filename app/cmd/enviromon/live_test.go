@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	simmqtt "github.com/enviromon/enviromon/app/sim/mqtt"
 	"github.com/enviromon/enviromon/app/internal/testenv"
+	simmqtt "github.com/enviromon/enviromon/app/sim/mqtt"
 )
 
 // artifact appends text to a file under the test artifacts folder

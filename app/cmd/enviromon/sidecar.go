@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	daprclient "github.com/dapr/go-sdk/client"
+	"github.com/gin-gonic/gin"
+
+	"github.com/enviromon/enviromon/app/dapr"
+	"github.com/enviromon/enviromon/app/pipeline"
+)
+
+// sidecarConnectTimeout bounds the wait for daprd at start-up: under
+// `dapr run` both start together.
+const sidecarConnectTimeout = 60 * time.Second
+
+// openSidecar connects to the Dapr sidecar: state and the output binding go
+// through its gRPC API, and it delivers the input binding to POST /<name>.
+func (a *app) openSidecar(ctx context.Context, cfg config, getenv func(string) string) (infra, error) {
+	var in infra
+	addr := getenv("DAPR_GRPC_ENDPOINT")
+	if addr == "" {
+		addr = net.JoinHostPort("127.0.0.1", getenv("DAPR_GRPC_PORT"))
+	}
+	c, err := connectSidecar(ctx, addr)
+	if err != nil {
+		return in, err
+	}
+	a.closers = append(a.closers, namedCloser{"dapr client", func() error { c.Close(); return nil }})
+	a.log.Info("connected to the Dapr sidecar", "addr", addr)
+
+	store := dapr.NewState(c, cfg.StateStore)
+	in.store = store
+	in.ready = func(ctx context.Context) error {
+		_, err := store.BulkGet(ctx, []string{"readiness-probe"})
+		return err
+	}
+	if cfg.OutputBinding != "" {
+		in.output = dapr.NewOutput(c, cfg.OutputBinding)
+	}
+	in.routes = func(r *gin.Engine, handle func(context.Context, pipeline.Message) error) {
+		dapr.InputRoute(r, cfg.InputBinding, handle)
+	}
+	return in, nil
+}
+
+// connectSidecar dials daprd's gRPC API, retrying until it answers.
+func connectSidecar(ctx context.Context, addr string) (daprclient.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, sidecarConnectTimeout)
+	defer cancel()
+	for {
+		c, err := daprclient.NewClientWithAddressContext(ctx, addr)
+		if err == nil {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("dapr sidecar at %s: %w", addr, err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
