@@ -56,3 +56,14 @@ TOOLS_DIR        ?=
 ## tools: build daprd $(DAPR_VERSION) (allcomponents) and the Dapr CLI $(DAPR_CLI_VERSION) once, into TOOLS_DIR; prints DAPR_RUNTIME_PATH=<dir>
 tools:
 	@DAPR_VERSION='$(DAPR_VERSION)' DAPR_CLI_VERSION='$(DAPR_CLI_VERSION)' TOOLS_DIR='$(TOOLS_DIR)' GO='$(GO)' ./.ci/tools.sh
+
+.PHONY: azurite dapr-run
+## azurite: the Azure Table Storage emulator (npm), into .bin/azurite
+azurite: .bin/azurite/node_modules/.bin/azurite-table
+
+.bin/azurite/node_modules/.bin/azurite-table:
+	npm install --silent --no-audit --no-fund --prefix .bin/azurite azurite@3.37.0
+
+## dapr-run: the app and the simulator beside real daprd (dapr run -f .), with mosquitto, Azurite and the local SignalR service
+dapr-run: tools build dashboard azurite
+	./.ci/dapr-run.sh
