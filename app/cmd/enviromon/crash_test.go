@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/enviromon/enviromon/app/sim"
+	simmqtt "github.com/enviromon/enviromon/app/sim/mqtt"
+)
+
+// TestKilledAppLosesNothing runs the app as its own process, kills it with
+// SIGKILL twice while devices publish over MQTT, and restarts it on the same
+// data folder. Every publish a device saw acknowledged must be counted
+// exactly once: the embedded broker kept it on disk until the pipeline's
+// commit was acknowledged, and de-duplication absorbs the redeliveries.
+func TestKilledAppLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the app binary")
+	}
+	bin := filepath.Join(t.TempDir(), "enviromon")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = testWriter{t}
+	require.NoError(t, build.Run())
+
+	dir := t.TempDir()
+	p := newPorts(t)
+	httpPort := freePort(t)
+	args := appArgs(dir, embeddedSetup(t, dir, p), p)
+	args[1] = fmt.Sprintf("127.0.0.1:%d", httpPort) // -addr
+	args = append(args, "-log-level", "warn")
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	launch := func() *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout, cmd.Stderr = testWriter{t}, testWriter{t}
+		require.NoError(t, cmd.Start())
+		require.Eventually(t, func() bool {
+			resp, err := http.Get(base + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		}, 20*time.Second, 20*time.Millisecond, "the app did not become ready")
+		return cmd
+	}
+	app := launch()
+	t.Cleanup(func() { _ = app.Process.Kill(); _, _ = app.Process.Wait() })
+
+	sender, err := simmqtt.New(simmqtt.Config{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", p.broker), AckTimeout: 2 * time.Second})
+	require.NoError(t, err)
+	defer sender.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done := make(chan sim.Stats, 1)
+	go func() {
+		// Enough retries to ride out the restarts, so every message is
+		// acknowledged in the end.
+		stats, err := sim.Run(ctx, sim.Config{Devices: 5, Rate: 40, Count: 120, Repeat: 0.05, Invalid: 0.05, Seed: 3,
+			Attempts: 40, Backoff: 50 * time.Millisecond}, sender)
+		assert.NoError(t, err)
+		done <- stats
+	}()
+	for range 2 {
+		time.Sleep(700 * time.Millisecond)
+		require.NoError(t, app.Process.Signal(syscall.SIGKILL))
+		_, _ = app.Process.Wait()
+		app = launch()
+	}
+	stats := <-done
+	require.Zero(t, stats.Total.Failures+stats.Total.Cancelled, stats.String())
+
+	want := func() bool {
+		got := getDevices(t, base)
+		for id, c := range stats.Devices {
+			if got[id].Count != int64(c.Valid) || got[id].Rejected != int64(c.Invalid) {
+				return false
+			}
+		}
+		return true
+	}
+	require.Eventually(t, want, 30*time.Second, 100*time.Millisecond, "counts after two kills differ from the acknowledged messages: %s", stats.String())
+	got := getDevices(t, base)
+	for id, c := range stats.Devices {
+		assert.Equal(t, int64(c.Valid), got[id].Count, id)
+	}
+	_ = os.Remove(bin)
+}
