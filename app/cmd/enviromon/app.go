@@ -7,18 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/enviromon/enviromon/app/api"
-	"github.com/enviromon/enviromon/app/binding"
-	"github.com/enviromon/enviromon/app/broker"
-	"github.com/enviromon/enviromon/app/component"
-	"github.com/enviromon/enviromon/app/inprocess"
 	"github.com/enviromon/enviromon/app/notify"
 	"github.com/enviromon/enviromon/app/pipeline"
 )
@@ -136,126 +130,6 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 		a.goRun("simulator", func() error { return simulate(runCtx, cfg, log) })
 	}
 	return a, nil
-}
-
-// openEmbedded opens the components of cfg.Components in-process, with the
-// embedded broker and local SignalR service when configured.
-func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) string) (infra, error) {
-	var in infra
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return in, fmt.Errorf("data folder: %w", err)
-	}
-	if cfg.SignalRLocal != "" {
-		var err error
-		if getenv, err = a.startSignalR(cfg, getenv); err != nil {
-			return in, err
-		}
-	}
-	comps, err := component.LoadDir(cfg.Components, component.Options{AppID: cfg.AppID, Getenv: getenv})
-	if err != nil {
-		return in, err
-	}
-	find := func(name string) (component.Component, error) {
-		for _, c := range comps {
-			if c.Name == name {
-				return c, nil
-			}
-		}
-		return component.Component{}, fmt.Errorf("component %q not found in %s", name, cfg.Components)
-	}
-	if cfg.BrokerAddr != "" {
-		if err := a.startBroker(cfg); err != nil {
-			return in, err
-		}
-	}
-
-	stateComp, err := find(cfg.StateStore)
-	if err != nil {
-		return in, err
-	}
-	store, err := inprocess.OpenState(ctx, stateComp, cfg.AppID, a.log)
-	if err != nil {
-		return in, err
-	}
-	a.closers = append(a.closers, namedCloser{"state store", store.Close})
-	in.store = store
-	in.ready = func(ctx context.Context) error {
-		_, err := store.BulkGet(ctx, []string{"readiness-probe"})
-		return err
-	}
-
-	if cfg.OutputBinding != "" {
-		outComp, err := find(cfg.OutputBinding)
-		if err != nil {
-			return in, err
-		}
-		out, err := inprocess.OpenOutput(ctx, outComp, a.log)
-		if err != nil {
-			return in, err
-		}
-		a.closers = append(a.closers, namedCloser{"output binding", out.Close})
-		in.output = notify.InvokerFunc(func(ctx context.Context, op string, data []byte, md map[string]string) ([]byte, error) {
-			resp, _, err := out.Invoke(ctx, op, data, md)
-			return resp, err
-		})
-	}
-
-	inComp, err := find(cfg.InputBinding)
-	if err != nil {
-		return in, err
-	}
-	in.startInput = func(ctx context.Context, handle func(context.Context, pipeline.Message) error) error {
-		input, err := inprocess.OpenInput(ctx, inComp, a.log)
-		if err != nil {
-			return err
-		}
-		a.input = input.Close
-		err = input.Read(ctx, func(ctx context.Context, data []byte, meta map[string]string) ([]byte, error) {
-			return nil, handle(ctx, binding.Message(data, meta))
-		})
-		if err != nil {
-			return fmt.Errorf("input binding %s: %w", inComp.Name, err)
-		}
-		return nil
-	}
-	return in, nil
-}
-
-// startBroker runs the embedded MQTT broker, keeping its durable queue under
-// the data folder.
-func (a *app) startBroker(cfg config) error {
-	b, err := broker.New(broker.Config{Addr: cfg.BrokerAddr, DataDir: filepath.Join(cfg.DataDir, "broker")}, quiet(a.log, "broker"))
-	if err != nil {
-		return fmt.Errorf("broker: %w", err)
-	}
-	if err := b.Start(); err != nil {
-		return errors.Join(fmt.Errorf("broker: %w", err), b.Close())
-	}
-	a.closers = append(a.closers, namedCloser{"broker", b.Close})
-	a.log.Info("embedded MQTT broker listening", "addr", b.Addr())
-	return nil
-}
-
-// quiet passes only warnings and errors of a chatty part to log.
-func quiet(log *slog.Logger, part string) *slog.Logger {
-	return slog.New(levelFloor{log.Handler(), slog.LevelWarn}).With("part", part)
-}
-
-type levelFloor struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h levelFloor) WithAttrs(as []slog.Attr) slog.Handler {
-	return levelFloor{h.Handler.WithAttrs(as), h.min}
-}
-
-func (h levelFloor) WithGroup(name string) slog.Handler {
-	return levelFloor{h.Handler.WithGroup(name), h.min}
 }
 
 // goRun runs fn until the app closes; an error is logged once here.
