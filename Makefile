@@ -67,3 +67,14 @@ azurite: .bin/azurite/node_modules/.bin/azurite-table
 ## dapr-run: the app and the simulator beside real daprd (dapr run -f .), with mosquitto, Azurite and the local SignalR service
 dapr-run: tools build dashboard azurite
 	./.ci/dapr-run.sh
+
+# End-to-end suite against real daprd (app/e2e, build tag e2e): mosquitto,
+# Azurite / SQLite / Redis, signalr-local, the official SignalR client, two
+# replicas. Needs mosquitto, redis-server, Azurite (.bin/azurite) and node.
+E2EFLAGS ?=
+
+.PHONY: test-e2e
+## test-e2e: the end-to-end suite with daprd $(DAPR_VERSION) from `make tools` (E2EFLAGS='-run TestReplicas' to pick cases)
+test-e2e: tools build dashboard azurite
+	DAPR_RUNTIME_PATH="$$(DAPR_VERSION='$(DAPR_VERSION)' TOOLS_DIR='$(TOOLS_DIR)' ./.ci/tools.sh --print-path)" \
+		$(GO) test -tags e2e -count=1 -v -timeout 30m $(E2EFLAGS) ./app/e2e/

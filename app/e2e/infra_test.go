@@ -1,0 +1,202 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/enviromon/enviromon/app/internal/testenv"
+)
+
+// stack is one case's infrastructure: the MQTT broker, the state backend,
+// the SignalR service, and the component folders every daprd of the case
+// loads.
+type stack struct {
+	dir       string
+	broker    *proc
+	mqttURL   string
+	store     store    // reads the backend directly
+	resources []string // --resources-path folders
+	env       []string // daprd's extra environment: the secrets the components refer to
+}
+
+// backend is a state store the components under components/local/state/
+// can point at.
+type backend struct {
+	name string // its folder under components/local/state
+	// start runs the backend for one case, in dir, and returns the
+	// replacements that point the component YAML at it and a direct reader.
+	start func(t *testing.T, dir string) (map[string]string, store)
+}
+
+var (
+	tableStorage = backend{name: "tablestorage", start: func(t *testing.T, _ string) (map[string]string, store) {
+		az := testenv.StartAzurite(t)
+		s, err := newTableStore(az, "enviromon")
+		require.NoError(t, err)
+		return map[string]string{"http://127.0.0.1:10002/devstoreaccount1": az.TableURL}, s
+	}}
+	sqliteFile = backend{name: "sqlite", start: func(t *testing.T, dir string) (map[string]string, store) {
+		path := filepath.Join(dir, "state.db")
+		s, err := newSQLiteStore(path, "state")
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return map[string]string{`"data/dapr-state.db"`: fmt.Sprintf("%q", path)}, s
+	}}
+	redisServer = backend{name: "redis", start: func(t *testing.T, _ string) (map[string]string, store) {
+		addr := testenv.StartRedis(t)
+		s := newRedisStore(addr)
+		t.Cleanup(func() { _ = s.Close() })
+		return map[string]string{`"127.0.0.1:6379"`: fmt.Sprintf("%q", addr)}, s
+	}}
+)
+
+// newStack starts mosquitto, the backend and signalr-local, and writes the
+// copies of components/local and components/local/state/<backend> that
+// point at them.
+func newStack(t *testing.T, b backend) *stack {
+	t.Helper()
+	requireTools(t)
+	s := &stack{dir: t.TempDir()}
+	s.broker, s.mqttURL = startMosquitto(t, s.dir)
+	replace, st := b.start(t, s.dir)
+	s.store = st
+	endpoint, key := startSignalR(t, s.dir)
+	replace["tcp://127.0.0.1:1883"] = s.mqttURL
+	replace["http://127.0.0.1:8088"] = endpoint
+	s.env = []string{"SIGNALR_ACCESS_KEY=" + key, "AZURITE_ACCOUNT_KEY=" + testenv.AzuriteKey}
+
+	src := filepath.Join(tools.root, "components", "local")
+	base, state := filepath.Join(s.dir, "components"), filepath.Join(s.dir, "state-"+b.name)
+	found := map[string]int{}
+	copyComponents(t, src, base, replace, found)
+	copyComponents(t, filepath.Join(src, "state", b.name), state, replace, found)
+	for old := range replace {
+		require.NotZero(t, found[old], "no component YAML holds %q: the copy would still point at the default", old)
+	}
+	s.resources = []string{base, state}
+	return s
+}
+
+// copyComponents copies the YAML files of src (not its sub-folders) to dst
+// with every replacement applied, counting them in found.
+func copyComponents(t *testing.T, src, dst string, replace map[string]string, found map[string]int) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(dst, 0o755))
+	entries, err := os.ReadDir(src)
+	require.NoError(t, err)
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		require.NoError(t, err)
+		s := string(b)
+		for old, repl := range replace {
+			found[old] += strings.Count(s, old)
+			s = strings.ReplaceAll(s, old, repl)
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dst, e.Name()), []byte(s), 0o600))
+		n++
+	}
+	require.NotZero(t, n, "no component YAML in %s", src)
+}
+
+// startMosquitto runs mosquitto on a free port, logging subscriptions so a
+// test can wait for the binding's, and returns it with its URL.
+func startMosquitto(t *testing.T, dir string) (*proc, string) {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		testenv.Missing(t, "mosquitto", "apt-get install mosquitto")
+	}
+	var last error
+	for try := range 3 { // the free port can be taken before mosquitto binds it
+		port := testenv.FreePort(t)
+		conf := filepath.Join(dir, fmt.Sprintf("mosquitto-%d.conf", try))
+		require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`listener %d 127.0.0.1
+allow_anonymous true
+persistence false
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+log_type information
+log_type subscribe
+connection_messages true
+`, port)), 0o644))
+		p := startProc(t, procSpec{name: "mosquitto", bin: bin, args: []string{"-c", conf}, dir: dir, env: childEnv()})
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if last = p.waitFor("listener", 10*time.Second, func(ctx context.Context) error { return dial(ctx, addr) }); last == nil {
+			return p, "tcp://" + addr
+		}
+		p.stop()
+	}
+	t.Fatalf("mosquitto: %v", last)
+	return nil, ""
+}
+
+// startSignalR runs the local SignalR service with a generated access key
+// and returns its endpoint and the key.
+func startSignalR(t *testing.T, dir string) (endpoint, key string) {
+	t.Helper()
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails
+	key = base64.RawURLEncoding.EncodeToString(b)
+	var last error
+	for range 3 {
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		p := startProc(t, procSpec{name: "signalr-local", bin: tools.signalr, dir: dir, env: childEnv(),
+			args: []string{"-addr", addr, "-access-key", key}})
+		endpoint = "http://" + addr
+		if last = p.waitFor("HTTP answer", 10*time.Second, func(ctx context.Context) error { return answers(ctx, endpoint+"/") }); last == nil {
+			return endpoint, key
+		}
+		p.stop()
+	}
+	t.Fatalf("signalr-local: %v", last)
+	return "", ""
+}
+
+func dial(ctx context.Context, addr string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// answers succeeds once url returns any HTTP response.
+func answers(ctx context.Context, url string) error {
+	_, err := httpStatus(ctx, url)
+	return err
+}
+
+// httpStatus GETs url and returns the status code.
+func httpStatus(ctx context.Context, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}

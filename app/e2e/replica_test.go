@@ -1,0 +1,151 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Component names in components/local, passed to the app as flags.
+const (
+	inputBinding  = "telemetry"
+	stateStore    = "statestore"
+	outputBinding = "signalr"
+	// shareTopic is the start of the binding's shared subscription filter.
+	shareTopic = "$share/enviromon/devices/"
+)
+
+// replica is one app process beside its own daprd.
+type replica struct {
+	appID string
+	base  string // the app's HTTP base URL
+	app   *proc
+	daprd *proc
+}
+
+// startReplica starts the app in sidecar mode and its daprd, and returns once
+// daprd is healthy, the app is ready (its state store answers through daprd)
+// and the MQTT binding's subscription has reached the broker: a device that
+// publishes after that is delivered. A start that lost one of its ports to
+// another process before binding it is tried again on new ports.
+func (s *stack) startReplica(t *testing.T, appID string) *replica {
+	t.Helper()
+	var err error
+	for range 3 {
+		var r *replica
+		if r, err = s.tryReplica(t, appID); err == nil {
+			return r
+		}
+		if !r.lostPort() {
+			break
+		}
+		t.Logf("replica %s: a port was taken before it was bound; trying new ports", appID)
+		r.daprd.stop()
+		r.app.stop()
+	}
+	t.Fatalf("replica %s: %v", appID, err)
+	return nil
+}
+
+func (s *stack) tryReplica(t *testing.T, appID string) (*replica, error) {
+	ports := freePorts(t, 5)
+	appPort, httpPort, grpcPort, metricsPort, internalPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	r := &replica{appID: appID, base: "http://127.0.0.1:" + appPort}
+
+	r.app = startProc(t, procSpec{name: "enviromon " + appID, bin: tools.enviromon, dir: s.dir,
+		env: childEnv("DAPR_GRPC_PORT="+grpcPort, "DAPR_HTTP_PORT="+httpPort),
+		args: []string{"-mode", "sidecar", "-addr", "127.0.0.1:" + appPort, "-app-id", appID, "-dashboard", "",
+			"-input", inputBinding, "-state", stateStore, "-output", outputBinding}})
+
+	args := []string{
+		"--app-id", appID,
+		"--app-port", appPort,
+		"--app-protocol", "http",
+		"--app-channel-address", "127.0.0.1",
+		"--config", tools.config,
+		"--dapr-http-port", httpPort,
+		"--dapr-grpc-port", grpcPort,
+		"--dapr-internal-grpc-port", internalPort,
+		"--metrics-port", metricsPort,
+		"--dapr-listen-addresses", "127.0.0.1",
+		"--dapr-internal-grpc-listen-address", "127.0.0.1",
+		"--metrics-listen-address", "127.0.0.1",
+		// No placement or scheduler flags: without them daprd v1.16 logs
+		// "Actor runtime disabled" and "Scheduler disabled" once and dials
+		// neither service.
+		"--log-level", "info",
+	}
+	for _, dir := range s.resources {
+		args = append(args, "--resources-path", dir)
+	}
+	r.daprd = startProc(t, procSpec{name: "daprd " + appID, bin: tools.daprd, args: args, dir: s.dir, env: childEnv(s.env...)})
+
+	healthz := fmt.Sprintf("http://127.0.0.1:%s/v1.0/healthz", httpPort)
+	steps := []struct {
+		p     *proc
+		what  string
+		limit time.Duration
+		ready func(context.Context) error
+	}{
+		{r.daprd, "healthy sidecar", 90 * time.Second, statusIs(healthz, http.StatusNoContent, http.StatusOK)},
+		{r.app, "ready app", 30 * time.Second, statusIs(r.base+"/readyz", http.StatusOK)},
+		{s.broker, "subscription of " + appID, 30 * time.Second, s.broker.logged(appID+"-consumer", shareTopic)},
+	}
+	for _, st := range steps {
+		if err := st.p.waitFor(st.what, st.limit, st.ready); err != nil {
+			return r, fmt.Errorf("%w (daprd: %s, app: %s)", err, r.daprd.state(), r.app.state())
+		}
+	}
+	return r, nil
+}
+
+// lostPort reports whether the app or daprd exited because a port it was
+// given had been taken in the meantime.
+func (r *replica) lostPort() bool {
+	for _, p := range []*proc{r.app, r.daprd} {
+		if p.exited() && strings.Contains(p.out.String(), "address already in use") {
+			return true
+		}
+	}
+	return false
+}
+
+// freePorts returns n distinct ports of 127.0.0.1 that were free a moment
+// ago. The listeners are held until all are chosen: closing each at once
+// lets the kernel hand the same port out again.
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	ports := make([]string, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		defer l.Close()
+		ports[i] = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// statusIs succeeds once url answers one of want.
+func statusIs(url string, want ...int) func(context.Context) error {
+	return func(ctx context.Context) error {
+		code, err := httpStatus(ctx, url)
+		if err != nil {
+			return err
+		}
+		for _, w := range want {
+			if code == w {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s answered %d", url, code)
+	}
+}
