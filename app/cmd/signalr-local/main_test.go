@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,8 @@ import (
 	"github.com/dapr/kit/logger"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/enviromon/enviromon/app/internal/testenv"
 )
 
 // The command serves what its printed connection string says, to the Dapr
@@ -25,7 +26,7 @@ import (
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	env := map[string]string{"SIGNALR_ACCESS_KEY": "from-env-0123456789"}
 	done := make(chan error, 1)
 	go func() {
@@ -124,24 +125,6 @@ func openEventStream(t *testing.T, ctx context.Context, url, token string) *http
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	return resp
-}
-
-// syncBuffer is a bytes.Buffer that run writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestReachable(t *testing.T) {

@@ -67,7 +67,7 @@ func RepoRoot(t testing.TB) string {
 // process is a started server; its output is kept for failure messages.
 type process struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -76,7 +76,7 @@ type process struct {
 // when the test ends.
 func start(t testing.TB, dir, name string, args ...string) *process {
 	t.Helper()
-	p := &process{out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{out: &SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(name, args...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -129,19 +129,20 @@ func (p *process) waitReady(timeout time.Duration, ready func(context.Context) e
 // addr is host:port on 127.0.0.1.
 func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
-// syncBuffer is a bytes.Buffer safe for a process writing and a test reading.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a process (or a goroutine) writing
+// and a test reading.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
