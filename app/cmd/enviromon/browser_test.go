@@ -38,11 +38,7 @@ func TestDashboardInChromium(t *testing.T) {
 			testenv.Missing(t, "dashboard/"+f, "make dashboard")
 		}
 	}
-	dir := t.TempDir()
-	p := newPorts(t)
-	args := appArgs(dir, embeddedSetup(t, dir, p), p)
-	args = append(args, "-dashboard", filepath.Join(root, "dashboard"), "-simulate", "5", "-sim-rate", "2")
-	a := startApp(t, args...)
+	a, _, _ := startEmbedded(t, "-dashboard", filepath.Join(root, "dashboard"), "-simulate", "5", "-sim-rate", "2")
 
 	artifacts := os.Getenv("ENVIROMON_ARTIFACTS")
 	if artifacts == "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,13 +66,42 @@ func appArgs(dir, comps string, p ports) []string {
 // startApp starts the app as `enviromon` would with args, until the test ends.
 func startApp(t *testing.T, args ...string) *app {
 	t.Helper()
+	a, err := tryStart(t, args)
+	require.NoError(t, err)
+	return a
+}
+
+func tryStart(t *testing.T, args []string) (*app, error) {
 	cfg, err := parseConfig(args, func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a, err := start(context.Background(), cfg, func(string) string { return "" }, log)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	t.Cleanup(func() { _ = a.close() })
-	return a
+	return a, nil
+}
+
+// startEmbedded starts the app in embedded mode on a fresh folder and fresh
+// ports, with extra flags. The ports were free when picked, but another test
+// binary may take one before the app binds it: then it tries new ones.
+func startEmbedded(t *testing.T, extra ...string) (*app, ports, []string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		dir := t.TempDir()
+		p := newPorts(t)
+		args := append(appArgs(dir, embeddedSetup(t, dir, p), p), extra...)
+		a, err := tryStart(t, args)
+		if err == nil {
+			return a, p, args
+		}
+		taken := errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
+		if attempt == 3 || !taken {
+			require.NoError(t, err)
+		}
+		t.Logf("port taken meanwhile (%v); trying other ports", err)
+	}
 }
 
 type testWriter struct{ t *testing.T }
@@ -97,11 +128,8 @@ func getDevices(t *testing.T, base string) map[string]telemetry.Summary {
 // with invalid readings and redeliveries, then restarts the app on the same
 // data and reads the same counts back.
 func TestMQTTEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	p := newPorts(t)
+	a, p, args := startEmbedded(t)
 	brokerPort := p.broker
-	args := appArgs(dir, embeddedSetup(t, dir, p), p)
-	a := startApp(t, args...)
 	base := "http://" + a.httpAddr
 
 	sender, err := simmqtt.New(simmqtt.Config{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", brokerPort)})

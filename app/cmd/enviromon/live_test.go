@@ -106,9 +106,7 @@ func startListener(t *testing.T, base, transport string) <-chan liveLine {
 func TestLiveUpdatesReachTheOfficialClient(t *testing.T) {
 	for _, transport := range []string{"websockets", "sse"} {
 		t.Run(transport, func(t *testing.T) {
-			dir := t.TempDir()
-			p := newPorts(t)
-			a := startApp(t, appArgs(dir, embeddedSetup(t, dir, p), p)...)
+			a, p, _ := startEmbedded(t)
 			lines := startListener(t, "http://"+a.httpAddr, transport)
 
 			sender, err := simmqtt.New(simmqtt.Config{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", p.broker)})
