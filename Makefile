@@ -7,7 +7,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 TESTFLAGS ?= -race -timeout 20m
 
-.PHONY: run build dashboard test test-unit fuzz bench vet clean
+.PHONY: run build dashboard test test-unit test-dashboard fuzz bench vet clean
 
 ## run: the app in embedded mode (SQLite, embedded MQTT broker, local SignalR, $(DEVICES) simulated devices)
 run: dashboard
@@ -26,7 +26,7 @@ build:
 	$(GO) build -o .bin/ ./app/cmd/...
 
 ## test: vet, every test with the race detector (browser test included), a short fuzz run
-test: vet dashboard test-unit fuzz
+test: vet dashboard test-unit test-dashboard fuzz
 	@echo "--- latency (test-artifacts/latency.txt)"; cat test-artifacts/latency.txt 2>/dev/null || true
 
 vet:
@@ -35,6 +35,10 @@ vet:
 test-unit:
 	@rm -f test-artifacts/latency.txt
 	$(GO) test $(TESTFLAGS) ./...
+
+## test-dashboard: the dashboard's own tests (model, and the page against a fake API: 1,000 devices, paging, escaping, phone layout)
+test-dashboard: dashboard
+	cd dashboard && node --test test/model.test.mjs test/devserver.test.mjs
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./app/telemetry/
