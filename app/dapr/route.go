@@ -14,7 +14,8 @@ import (
 )
 
 // maxEvent bounds an input binding event; IoT Hub's device-to-cloud limit
-// is 256 KB.
+// is 256 KB. A larger event is rejected (counted and dead-lettered) and
+// acknowledged: delivering it again would not make it smaller.
 const maxEvent = 256 << 10
 
 // maxErrorText bounds the error text sent back to daprd, which logs it.
@@ -50,16 +51,15 @@ func (h input) probe(c *gin.Context) {
 func (h input) event(c *gin.Context) {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxEvent))
 	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, errorBody{Error: "event larger than 256 KB"})
-		return
-	case err != nil:
+	truncated := errors.As(err, &tooBig)
+	if err != nil && !truncated {
 		_ = c.Error(err)
 		c.AbortWithStatusJSON(http.StatusBadRequest, errorBody{Error: "read event: " + short(err)})
 		return
 	}
-	if err := h.handle(c.Request.Context(), binding.Message(body, headers(c.Request.Header))); err != nil {
+	m := binding.Message(body, headers(c.Request.Header))
+	m.Truncated = truncated
+	if err := h.handle(c.Request.Context(), m); err != nil {
 		_ = c.Error(err) // for the router's request log
 		c.AbortWithStatusJSON(http.StatusInternalServerError, errorBody{Error: short(err)})
 		return

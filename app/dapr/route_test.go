@@ -102,18 +102,19 @@ func TestInputRouteProbe(t *testing.T) {
 
 func TestInputRouteBodyLimit(t *testing.T) {
 	for name, tt := range map[string]struct {
-		size    int
-		want    int
-		handled int
+		size      int
+		truncated bool
 	}{
-		"at IoT Hub's limit": {maxEvent, http.StatusOK, 1},
-		"over it":            {maxEvent + 1, http.StatusRequestEntityTooLarge, 0},
+		"at IoT Hub's limit":                       {maxEvent, false},
+		"over it: handed on as a rejection, acked": {maxEvent + 1, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := &handled{}
 			w := deliver(router(h, "telemetry"), http.MethodPost, "/telemetry", strings.Repeat("x", tt.size), nil)
-			assert.Equal(t, tt.want, w.Code)
-			assert.Len(t, h.msgs, tt.handled)
+			assert.Equal(t, http.StatusOK, w.Code)
+			require.Len(t, h.msgs, 1)
+			assert.Equal(t, tt.truncated, h.msgs[0].Truncated)
+			assert.LessOrEqual(t, len(h.msgs[0].Payload), maxEvent)
 		})
 	}
 }
@@ -145,6 +146,9 @@ func TestInputRouteOnAPIRouter(t *testing.T) {
 	assert.Equal(t, http.StatusOK, w.Code)
 	require.Len(t, h.msgs, 1)
 	assert.Equal(t, "d1", h.msgs[0].DeviceID)
-	assert.Equal(t, http.StatusRequestEntityTooLarge,
-		deliver(r, http.MethodPost, "/telemetry", strings.Repeat("x", maxEvent+1), nil).Code)
+	assert.Equal(t, http.StatusOK,
+		deliver(r, http.MethodPost, "/telemetry", strings.Repeat("x", maxEvent+1), nil).Code,
+		"behind the API's body limit too, an oversized event is handed on as truncated")
+	require.Len(t, h.msgs, 2)
+	assert.True(t, h.msgs[1].Truncated)
 }

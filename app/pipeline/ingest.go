@@ -96,6 +96,9 @@ func (p *Processor) prepare(ctx context.Context, m Message) ([]*job, error) {
 		at = p.now()
 	}
 	readings, err := telemetry.Decode(m.Payload)
+	if m.Truncated {
+		readings, err = nil, fmt.Errorf("%w: larger than the transport's limit (%d bytes kept)", telemetry.ErrPayload, len(m.Payload))
+	}
 	if err != nil {
 		in := telemetry.Input{DeviceID: m.DeviceID, MessageID: telemetry.MessageKey(m.MessageID), At: at,
 			Invalid: fmt.Errorf("%w: %w", telemetry.ErrInvalid, err)}

@@ -92,6 +92,9 @@ type Message struct {
 	DeviceID   string    // device identity authenticated by the transport
 	MessageID  string    // transport message id or sequence number
 	EnqueuedAt time.Time // when the transport accepted the message
+	// Truncated says the transport cut Payload at its size limit: the
+	// message is rejected (counted and dead-lettered), not redelivered.
+	Truncated bool
 }
 
 // Processor is the group-commit pipeline. Create it with New, start Run,

@@ -104,6 +104,15 @@ func TestProcessTransportIdentity(t *testing.T) {
 	}
 }
 
+func TestTruncatedPayloadIsARejectionNotARedelivery(t *testing.T) {
+	p := start(t, newMemStore(), Config{})
+	res, err := p.Process(context.Background(), Message{Payload: []byte(`{"deviceId":"d1","temp`), DeviceID: "d1", MessageID: "big-1", Truncated: true})
+	require.NoError(t, err, "acknowledged: redelivering would not make it smaller")
+	assert.Equal(t, 1, res.Rejected)
+	assert.Contains(t, res.Reasons[0], "larger than the transport's limit")
+	assert.Equal(t, int64(1), device(t, p, "d1").Rejected)
+}
+
 func TestProcessArrayUsesTransportIDPerItem(t *testing.T) {
 	p := start(t, newMemStore(), Config{})
 	batch := `[{"deviceId":"d1","temperature":1},{"deviceId":"d1","temperature":2},{"deviceId":"d2","Celsius":3}]`
