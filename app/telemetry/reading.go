@@ -12,8 +12,12 @@ import (
 	"strconv"
 )
 
-// MaxReadings bounds how many readings one payload may carry.
-const MaxReadings = 1000
+// Payload bounds: IoT Hub's device-to-cloud message limit, and how many
+// readings one payload may carry.
+const (
+	MaxPayload  = 256 << 10
+	MaxReadings = 1000
+)
 
 // ErrPayload is returned by Decode when a payload is not telemetry at all.
 var ErrPayload = errors.New("payload is not a JSON object or array of objects")
@@ -49,6 +53,9 @@ var (
 // bad object or field does not fail the others, it sets that Reading's
 // Problem.
 func Decode(data []byte) ([]Reading, error) {
+	if len(data) > MaxPayload {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrPayload, len(data), MaxPayload)
+	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrPayload)

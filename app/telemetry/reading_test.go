@@ -229,6 +229,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"an object followed by garbage", []byte(`{"deviceId":"a"} x`)},
 		{"invalid JSON inside an array item", []byte(`[{"deviceId":}]`)},
 		{"more than MaxReadings items", arrayOf(telemetry.MaxReadings + 1)},
+		{"larger than MaxPayload", []byte(`{"deviceId":"` + strings.Repeat("x", telemetry.MaxPayload) + `"}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
