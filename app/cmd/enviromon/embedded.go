@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -32,6 +33,18 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 	if err != nil {
 		return in, err
 	}
+	for _, c := range comps { // like daprd: an unusable component stops the start
+		if err := inprocess.Check(c); err != nil {
+			return in, err
+		}
+		a.log.Info("component", "spec", c.Redacted())
+	}
+	// As under daprd: NAMESPACE feeds keyPrefix "namespace"; component logs
+	// below warn only with -log-level debug.
+	opts := []inprocess.Option{inprocess.WithNamespace(getenv("NAMESPACE"))}
+	if cfg.LogLevel <= slog.LevelDebug {
+		opts = append(opts, inprocess.WithLogLevel(cfg.LogLevel))
+	}
 	find := func(name string) (component.Component, error) {
 		for _, c := range comps {
 			if c.Name == name {
@@ -50,7 +63,7 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 	if err != nil {
 		return in, err
 	}
-	store, err := inprocess.OpenState(ctx, stateComp, cfg.AppID, a.log)
+	store, err := inprocess.OpenState(ctx, stateComp, cfg.AppID, a.log, opts...)
 	if err != nil {
 		return in, err
 	}
@@ -66,7 +79,7 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 		if err != nil {
 			return in, err
 		}
-		out, err := inprocess.OpenOutput(ctx, outComp, a.log)
+		out, err := inprocess.OpenOutput(ctx, outComp, a.log, opts...)
 		if err != nil {
 			return in, err
 		}
@@ -82,7 +95,7 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 		return in, err
 	}
 	in.startInput = func(ctx context.Context, handle func(context.Context, pipeline.Message) error) error {
-		input, err := inprocess.OpenInput(ctx, inComp, a.log)
+		input, err := inprocess.OpenInput(ctx, inComp, a.log, opts...)
 		if err != nil {
 			return err
 		}
