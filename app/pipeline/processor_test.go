@@ -333,3 +333,33 @@ func TestBatchWritesAndTheirConflicts(t *testing.T) {
 	}
 	assert.Equal(t, int64(1), p.Metrics().Snapshot().BatchConflicts)
 }
+
+// TestCalibrationCacheExpires shows what another replica's calibration
+// change looks like here: the cached record is used until its TTL passes,
+// then the stored one is read again.
+func TestCalibrationCacheExpires(t *testing.T) {
+	store := newMemStore()
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	p := start(t, store, Config{CalibrationTTL: 30 * time.Second}, WithClock(clock))
+	ctx := context.Background()
+	one, ten, twenty := 1.0, 10.0, 20.0
+	require.NoError(t, p.SetCalibration(ctx, "d1", telemetry.Calibration{TemperatureSlope: &one, TemperatureYIntercept: &ten}))
+	require.NoError(t, process(t, p, `{"deviceId":"d1","messageId":"1","temperature":5}`))
+	assert.Equal(t, 15.0, *device(t, p, "d1").Temperature)
+
+	// Another replica changes the record in the store.
+	other, err := New(store, Config{})
+	require.NoError(t, err)
+	require.NoError(t, other.cals.put(ctx, "d1", telemetry.Calibration{TemperatureSlope: &one, TemperatureYIntercept: &twenty}))
+
+	require.NoError(t, process(t, p, `{"deviceId":"d1","messageId":"2","temperature":5}`))
+	assert.Equal(t, 15.0, *device(t, p, "d1").Temperature, "within the TTL the cached record is used")
+
+	mu.Lock()
+	now = now.Add(31 * time.Second)
+	mu.Unlock()
+	require.NoError(t, process(t, p, `{"deviceId":"d1","messageId":"3","temperature":5}`))
+	assert.Equal(t, 25.0, *device(t, p, "d1").Temperature, "after the TTL the stored record is read again")
+}
