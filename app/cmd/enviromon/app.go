@@ -48,7 +48,6 @@ type namedCloser struct {
 type infra struct {
 	store  pipeline.Store
 	output notify.Invoker // nil without live updates
-	ready  api.Check
 	// routes adds HTTP routes (the sidecar's input binding route).
 	routes func(r *gin.Engine, handle func(context.Context, pipeline.Message) error)
 	// startInput starts in-process input delivery (embedded mode).
@@ -108,7 +107,10 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	deps := api.Deps{
 		Ingest: a.proc, Devices: a.proc, Calibrations: a.proc, Log: log, AllowedOrigins: cfg.CORSOrigins,
 		Metrics: func() pipeline.Snapshot { return a.proc.Metrics().Snapshot() },
-		Ready:   map[string]api.Check{"state": in.ready},
+		Ready: map[string]api.Check{"state": func(ctx context.Context) error {
+			_, err := in.store.BulkGet(ctx, []string{"readiness-probe"})
+			return err
+		}},
 	}
 	if live != nil {
 		deps.Negotiate = live

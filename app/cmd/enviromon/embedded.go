@@ -69,10 +69,6 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 	}
 	a.closers = append(a.closers, namedCloser{"state store", store.Close})
 	in.store = store
-	in.ready = func(ctx context.Context) error {
-		_, err := store.BulkGet(ctx, []string{"readiness-probe"})
-		return err
-	}
 
 	if cfg.OutputBinding != "" {
 		outComp, err := find(cfg.OutputBinding)

@@ -34,10 +34,6 @@ func (a *app) openSidecar(ctx context.Context, cfg config, getenv func(string) s
 
 	store := dapr.NewState(c, cfg.StateStore)
 	in.store = store
-	in.ready = func(ctx context.Context) error {
-		_, err := store.BulkGet(ctx, []string{"readiness-probe"})
-		return err
-	}
 	if cfg.OutputBinding != "" {
 		in.output = dapr.NewOutput(c, cfg.OutputBinding)
 	}
