@@ -11,6 +11,9 @@ export DAPR_RUNTIME_PATH="$tools"
 # Azurite's well-known development account key (public, not a secret).
 export AZURITE_ACCOUNT_KEY="${AZURITE_ACCOUNT_KEY:-Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==}"
 export SIGNALR_ACCESS_KEY="${SIGNALR_ACCESS_KEY:-$(head -c 32 /dev/urandom | base64)}"
+# The MQTT binding's client id is {podName} (components/local/telemetry.yaml):
+# daprd reads POD_NAME, which Kubernetes sets and the CLI passes through.
+export POD_NAME="${POD_NAME:-enviromon-local}"
 
 logs=data/dapr-run
 mkdir -p "$logs"

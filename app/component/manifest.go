@@ -21,6 +21,9 @@ type Options struct {
 	// Getenv reads environment variables for secretKeyRef, envRef, POD_NAME
 	// and NAMESPACE; nil means os.Getenv.
 	Getenv func(string) string
+	// LeaveSecrets leaves every secretKeyRef value empty instead of resolving
+	// it: for reading manifests that daprd, not the app, instantiates.
+	LeaveSecrets bool
 }
 
 const (

@@ -63,8 +63,11 @@ func (r *resolver) value(m manifest, it item) (string, error) {
 		}
 		v = r.opts.Getenv(it.EnvRef)
 	}
-	if it.SecretKeyRef.Name == "" {
+	switch {
+	case it.SecretKeyRef.Name == "":
 		return v, nil
+	case r.opts.LeaveSecrets:
+		return "", nil
 	}
 	return r.secret(m, it.SecretKeyRef.Name, it.SecretKeyRef.Key)
 }

@@ -30,6 +30,7 @@ type stack struct {
 	mqttURL   string
 	store     store    // reads the backend directly
 	resources []string // --resources-path folders
+	stateDir  string   // the one of them holding the state component
 	env       []string // daprd's extra environment: the secrets the components refer to
 }
 
@@ -87,7 +88,7 @@ func newStack(t *testing.T, b backend) *stack {
 	for old := range replace {
 		require.NotZero(t, found[old], "no component YAML holds %q: the copy would still point at the default", old)
 	}
-	s.resources = []string{base, state}
+	s.resources, s.stateDir = []string{base, state}, state
 	return s
 }
 

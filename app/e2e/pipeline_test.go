@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,7 +30,7 @@ func TestPipeline(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			began := time.Now()
 			st := newStack(t, b)
-			r := st.startReplica(t, "enviromon")
+			r := st.startReplica(t, "enviromon-0")
 			l := startLive(t, r.base)
 			startup := time.Since(began)
 
@@ -39,6 +41,9 @@ func TestPipeline(t *testing.T) {
 				return storedDevices(ctx, st.store)
 			})
 			seen := settle(t, "the official SignalR client", 30*time.Second, want, l.read(want))
+			if b.name == tableStorage.name {
+				checkPartitions(t, r.base, st.store, slices.Collect(maps.Keys(want)))
+			}
 
 			m := metrics(t, r.base)
 			assert.Zero(t, m["enviromon_readings_failed_total"], "failed readings")

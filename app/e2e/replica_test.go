@@ -22,9 +22,13 @@ const (
 	shareTopic = "$share/enviromon/devices/"
 )
 
-// replica is one app process beside its own daprd.
+// appID is every replica's Dapr app id: replicas of one Deployment share it.
+const appID = "enviromon"
+
+// replica is one app process beside its own daprd; pod is its daprd's
+// POD_NAME, which names its MQTT client ({podName} in the component).
 type replica struct {
-	appID string
+	pod   string
 	base  string // the app's HTTP base URL
 	app   *proc
 	daprd *proc
@@ -35,34 +39,34 @@ type replica struct {
 // and the MQTT binding's subscription has reached the broker: a device that
 // publishes after that is delivered. A start that lost one of its ports to
 // another process before binding it is tried again on new ports.
-func (s *stack) startReplica(t *testing.T, appID string) *replica {
+func (s *stack) startReplica(t *testing.T, pod string) *replica {
 	t.Helper()
 	var err error
 	for range 3 {
 		var r *replica
-		if r, err = s.tryReplica(t, appID); err == nil {
+		if r, err = s.tryReplica(t, pod); err == nil {
 			return r
 		}
 		if !r.lostPort() {
 			break
 		}
-		t.Logf("replica %s: a port was taken before it was bound; trying new ports", appID)
+		t.Logf("replica %s: a port was taken before it was bound; trying new ports", pod)
 		r.daprd.stop()
 		r.app.stop()
 	}
-	t.Fatalf("replica %s: %v", appID, err)
+	t.Fatalf("replica %s: %v", pod, err)
 	return nil
 }
 
-func (s *stack) tryReplica(t *testing.T, appID string) (*replica, error) {
+func (s *stack) tryReplica(t *testing.T, pod string) (*replica, error) {
 	ports := freePorts(t, 5)
 	appPort, httpPort, grpcPort, metricsPort, internalPort := ports[0], ports[1], ports[2], ports[3], ports[4]
-	r := &replica{appID: appID, base: "http://127.0.0.1:" + appPort}
+	r := &replica{pod: pod, base: "http://127.0.0.1:" + appPort}
 
-	r.app = startProc(t, procSpec{name: "enviromon " + appID, bin: tools.enviromon, dir: s.dir,
+	r.app = startProc(t, procSpec{name: "enviromon " + pod, bin: tools.enviromon, dir: s.dir,
 		env: childEnv("DAPR_GRPC_PORT="+grpcPort, "DAPR_HTTP_PORT="+httpPort),
 		args: []string{"-mode", "sidecar", "-addr", "127.0.0.1:" + appPort, "-app-id", appID, "-dashboard", "",
-			"-input", inputBinding, "-state", stateStore, "-output", outputBinding}})
+			"-input", inputBinding, "-state", stateStore, "-output", outputBinding, "-components", s.stateDir}})
 
 	args := []string{
 		"--app-id", appID,
@@ -85,7 +89,8 @@ func (s *stack) tryReplica(t *testing.T, appID string) (*replica, error) {
 	for _, dir := range s.resources {
 		args = append(args, "--resources-path", dir)
 	}
-	r.daprd = startProc(t, procSpec{name: "daprd " + appID, bin: tools.daprd, args: args, dir: s.dir, env: childEnv(s.env...)})
+	r.daprd = startProc(t, procSpec{name: "daprd " + pod, bin: tools.daprd, args: args, dir: s.dir,
+		env: childEnv(append([]string{"POD_NAME=" + pod}, s.env...)...)})
 
 	healthz := fmt.Sprintf("http://127.0.0.1:%s/v1.0/healthz", httpPort)
 	steps := []struct {
@@ -96,7 +101,7 @@ func (s *stack) tryReplica(t *testing.T, appID string) (*replica, error) {
 	}{
 		{r.daprd, "healthy sidecar", 90 * time.Second, statusIs(healthz, http.StatusNoContent, http.StatusOK)},
 		{r.app, "ready app", 30 * time.Second, statusIs(r.base+"/readyz", http.StatusOK)},
-		{s.broker, "subscription of " + appID, 30 * time.Second, s.broker.logged(appID+"-consumer", shareTopic)},
+		{s.broker, "subscription of " + pod, 30 * time.Second, s.broker.logged(pod+"-consumer", shareTopic)},
 	}
 	for _, st := range steps {
 		if err := st.p.waitFor(st.what, st.limit, st.ready); err != nil {

@@ -66,7 +66,7 @@ func TestReplicas(t *testing.T) {
 
 			var settled time.Duration
 			for _, r := range rs {
-				settled += settle(t, "GET /api/devices of "+r.appID, 120*time.Second, want, apiDevices(r.base))
+				settled += settle(t, "GET /api/devices of "+r.pod, 120*time.Second, want, apiDevices(r.base))
 			}
 			stored := settle(t, tc.store.name+" read directly", 10*time.Second, want, func(ctx context.Context) (map[string]counts, error) {
 				return storedDevices(ctx, st.store)
@@ -80,13 +80,13 @@ func TestReplicas(t *testing.T) {
 				if posts != nil {
 					mqttShare -= posts.answered[i].Load()
 				}
-				assert.Positive(t, mqttShare, "%s processed no MQTT message: the shared subscription gave it nothing", r.appID)
-				assert.Zero(t, m["enviromon_readings_failed_total"], "%s failed readings", r.appID)
+				assert.Positive(t, mqttShare, "%s processed no MQTT message: the shared subscription gave it nothing", r.pod)
+				assert.Zero(t, m["enviromon_readings_failed_total"], "%s failed readings", r.pod)
 				accepted += m["enviromon_readings_accepted_total"]
 				rejected += m["enviromon_readings_rejected_total"]
 				conflicts += m["enviromon_store_conflicts_total"]
 				t.Logf("%s: messages %d (MQTT %d), accepted %d, rejected %d, duplicates %d, store_conflicts_total %d, store_batch_conflicts_total %d, retries %d",
-					r.appID, m["enviromon_messages_total"], mqttShare, m["enviromon_readings_accepted_total"], m["enviromon_readings_rejected_total"],
+					r.pod, m["enviromon_messages_total"], mqttShare, m["enviromon_readings_accepted_total"], m["enviromon_readings_rejected_total"],
 					m["enviromon_readings_duplicate_total"], m["enviromon_store_conflicts_total"], m["enviromon_store_batch_conflicts_total"],
 					m["enviromon_store_retries_total"])
 			}

@@ -24,19 +24,20 @@ import (
 // store reads a state backend directly, without daprd, the way an operator
 // would look at it.
 type store interface {
-	// Keys returns every stored key in daprd's form, "<prefix>||<key>".
+	// Keys returns the app's key of every stored record; a record stored
+	// outside the component's key layout is an error.
 	Keys(ctx context.Context) ([]string, error)
-	// Value returns the value stored under a key as Keys names it.
+	// Value returns the value stored under the app's key.
 	Value(ctx context.Context, key string) ([]byte, error)
 }
 
-// keyPrefix is what daprd puts before every key with the component's
-// `keyPrefix: name`: the component's name, the same for every replica.
-const keyPrefix = stateStore + "||"
+// namePrefix is what daprd puts before every key with the component's
+// `keyPrefix: name` (the sqlite and redis components): the component's name,
+// the same for every replica.
+const namePrefix = stateStore + "||"
 
-// storedDevices reads every device record from s. It fails on a key without
-// the component-name prefix (keyPrefix not honoured: keys would differ per
-// app id) and on a device record under a key other than its id's.
+// storedDevices reads every device record from s. It fails on a device
+// record under a key other than its id's.
 func storedDevices(ctx context.Context, s store) (map[string]counts, error) {
 	keys, err := s.Keys(ctx)
 	if err != nil {
@@ -45,11 +46,8 @@ func storedDevices(ctx context.Context, s store) (map[string]counts, error) {
 	slices.Sort(keys)
 	out := map[string]counts{}
 	for _, k := range keys {
-		if !strings.HasPrefix(k, keyPrefix) {
-			return nil, fmt.Errorf("key %q lacks the prefix %q", k, keyPrefix)
-		}
-		if !strings.HasPrefix(k, keyPrefix+"device:") {
-			continue // index shards
+		if !strings.HasPrefix(k, "device:") {
+			continue // index shards, calibration, dead letters
 		}
 		v, err := s.Value(ctx, k)
 		if err != nil {
@@ -59,7 +57,7 @@ func storedDevices(ctx context.Context, s store) (map[string]counts, error) {
 		if err := json.Unmarshal(v, &d); err != nil {
 			return nil, fmt.Errorf("decode %s: %w (%.200q)", k, err, v)
 		}
-		if want := keyPrefix + telemetry.DeviceKey(d.ID); k != want {
+		if want := telemetry.DeviceKey(d.ID); k != want {
 			return nil, fmt.Errorf("device %q stored under %q, want %q", d.ID, k, want)
 		}
 		out[d.ID] = counts{Count: d.Count, Rejected: d.Rejected}
@@ -67,10 +65,26 @@ func storedDevices(ctx context.Context, s store) (map[string]counts, error) {
 	return out, nil
 }
 
+// unprefixed strips namePrefix from the keys of a store whose component has
+// `keyPrefix: name`, failing on a key without it (keyPrefix not honoured:
+// keys would differ per app id).
+func unprefixed(stored []string) ([]string, error) {
+	keys := make([]string, 0, len(stored))
+	for _, k := range stored {
+		app, ok := strings.CutPrefix(k, namePrefix)
+		if !ok {
+			return nil, fmt.Errorf("key %q lacks the prefix %q", k, namePrefix)
+		}
+		keys = append(keys, app)
+	}
+	return keys, nil
+}
+
 // tableStore reads Azure Table Storage (Azurite). components-contrib v1.16.0
-// state/azure/tablestorage splits daprd's key at "||": PartitionKey is the
-// prefix ("statestore"), RowKey the rest ("device:sim-001"), and the value
-// is the string property Value.
+// state/azure/tablestorage splits daprd's key at "||"; with the component's
+// `keyPrefix: none` there is none, so PartitionKey is the app's key
+// ("device:sim-001"), RowKey is "", and the value is the string property
+// Value.
 type tableStore struct{ client *aztables.Client }
 
 func newTableStore(az testenv.Azurite, table string) (*tableStore, error) {
@@ -87,9 +101,25 @@ func newTableStore(az testenv.Azurite, table string) (*tableStore, error) {
 }
 
 func (s *tableStore) Keys(ctx context.Context) ([]string, error) {
+	entities, err := s.entities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(entities))
+	for _, e := range entities {
+		if e.RowKey != "" {
+			return nil, fmt.Errorf("entity (PartitionKey %q, RowKey %q): keyPrefix none stores every record with RowKey \"\"", e.PartitionKey, e.RowKey)
+		}
+		keys = append(keys, e.PartitionKey)
+	}
+	return keys, nil
+}
+
+// entities lists every entity's PartitionKey and RowKey.
+func (s *tableStore) entities(ctx context.Context) ([]aztables.Entity, error) {
 	sel := "PartitionKey,RowKey"
 	pager := s.client.NewListEntitiesPager(&aztables.ListEntitiesOptions{Select: &sel})
-	var keys []string
+	var out []aztables.Entity
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
@@ -100,18 +130,14 @@ func (s *tableStore) Keys(ctx context.Context) ([]string, error) {
 			if err := json.Unmarshal(raw, &e); err != nil {
 				return nil, err
 			}
-			keys = append(keys, e.PartitionKey+"||"+e.RowKey)
+			out = append(out, e)
 		}
 	}
-	return keys, nil
+	return out, nil
 }
 
 func (s *tableStore) Value(ctx context.Context, key string) ([]byte, error) {
-	pk, rk, ok := strings.Cut(key, "||")
-	if !ok {
-		return nil, fmt.Errorf("key %q has no ||", key)
-	}
-	resp, err := s.client.GetEntity(ctx, pk, rk, nil)
+	resp, err := s.client.GetEntity(ctx, key, "", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +184,10 @@ func (s *sqliteStore) Keys(ctx context.Context) ([]string, error) {
 		}
 		keys = append(keys, k)
 	}
-	return keys, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return unprefixed(keys)
 }
 
 func (s *sqliteStore) Value(ctx context.Context, key string) ([]byte, error) {
@@ -166,7 +195,7 @@ func (s *sqliteStore) Value(ctx context.Context, key string) ([]byte, error) {
 		v      string
 		binary bool
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT value, is_binary FROM `+s.table+` WHERE key = ?`, key).Scan(&v, &binary)
+	err := s.db.QueryRowContext(ctx, `SELECT value, is_binary FROM `+s.table+` WHERE key = ?`, namePrefix+key).Scan(&v, &binary)
 	if err != nil {
 		return nil, err
 	}
@@ -191,9 +220,12 @@ func (s *redisStore) Keys(ctx context.Context) ([]string, error) {
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
-	return keys, iter.Err()
+	if err := iter.Err(); err != nil {
+		return nil, err
+	}
+	return unprefixed(keys)
 }
 
 func (s *redisStore) Value(ctx context.Context, key string) ([]byte, error) {
-	return s.rdb.HGet(ctx, key, "data").Bytes()
+	return s.rdb.HGet(ctx, namePrefix+key, "data").Bytes()
 }

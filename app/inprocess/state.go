@@ -54,7 +54,7 @@ func OpenState(ctx context.Context, c component.Component, appID string, log *sl
 		return nil, fmt.Errorf("component %q: %s is not a state store", c.Name, c.Type)
 	}
 	set := newSettings(opts)
-	prefix, err := keyPrefix(c.Metadata, c.Name, appID, set.namespace)
+	prefix, err := c.KeyPrefix(appID, set.namespace)
 	if err != nil {
 		return nil, fmt.Errorf("component %q: %w", c.Name, err)
 	}
@@ -88,15 +88,7 @@ func (s *State) Close() error {
 }
 
 // key returns the key as daprd would store it.
-func (s *State) key(key string) (string, error) {
-	switch {
-	case key == "":
-		return "", errors.New("empty key")
-	case strings.Contains(key, separator):
-		return "", fmt.Errorf("key %q: %w", key, errKeySeparator)
-	}
-	return s.prefix + key, nil
-}
+func (s *State) key(key string) (string, error) { return component.StoredKey(s.prefix, key) }
 
 // BulkGet reads keys in one query where the store has a native bulk get
 // (SQLite, in-memory) and in parallel single reads otherwise. A failed read

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"errors"
+
+	"github.com/enviromon/enviromon/app/telemetry"
 )
 
 // ErrConflict is returned by a Store when an ETag first-write-wins check
@@ -49,4 +51,21 @@ type Write struct {
 type BatchStore interface {
 	Store
 	SetBatch(ctx context.Context, items []Write) error
+}
+
+// SampleKeys returns keys of every kind the pipeline writes: for each of two
+// devices (a and b) its state record first, then its calibration; and the
+// keys devices share (index and dead-letter shards). The app checks a state
+// store's key layout against them at start-up.
+func SampleKeys(a, b string) (devices [2][]string, shared []string) {
+	for i, id := range []string{a, b} {
+		devices[i] = []string{telemetry.DeviceKey(id), telemetry.CalibrationKey(id)}
+	}
+	for n := range telemetry.IndexShards {
+		shared = append(shared, telemetry.IndexShardKey(n))
+	}
+	for n := range rejectedShards {
+		shared = append(shared, rejectedShardKey(n))
+	}
+	return devices, shared
 }

@@ -19,7 +19,7 @@ type config struct {
 	Mode          string // embedded, sidecar or auto (sidecar when DAPR_GRPC_PORT is set)
 	sidecar       bool   // the mode chosen
 	AppID         string // Dapr app id: key prefix and {appID} in component YAML
-	Components    string // folder of Dapr Component YAML (embedded mode)
+	Components    string // folder of Dapr Component YAML: instantiated (embedded), or the state component's layout checked (sidecar)
 	DataDir       string // broker queue and other local state
 	BrokerAddr    string // embedded MQTT broker; "" to run none
 	InputBinding  string // component names, never types
@@ -49,7 +49,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&c.Addr, "addr", "ADDR", "HTTP listen address")
 	str(&c.Mode, "mode", "MODE", "embedded (components in-process), sidecar (beside daprd) or auto: sidecar when DAPR_GRPC_PORT or DAPR_GRPC_ENDPOINT is set")
 	str(&c.AppID, "app-id", "APP_ID", "Dapr app id: state key prefix and {appID} in components")
-	str(&c.Components, "components", "COMPONENTS", "folder of Dapr Component YAML")
+	str(&c.Components, "components", "COMPONENTS", "folder of Dapr Component YAML: run in-process (embedded mode); in sidecar mode, where the state component's manifest is read to check its key layout (default none)")
 	str(&c.DataDir, "data", "DATA", "folder for local data")
 	str(&c.BrokerAddr, "broker", "BROKER", "embedded MQTT broker address; empty for none")
 	str(&c.InputBinding, "input", "INPUT", "input binding component name")
@@ -99,8 +99,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("mode %q: want embedded, sidecar or auto", c.Mode)
 	}
 	if c.sidecar {
-		// daprd owns the broker, the components and SignalR.
+		// daprd owns the broker, the components and SignalR; the embedded
+		// components folder is not what daprd loads.
 		c.BrokerAddr, c.SignalRLocal = "", ""
+		if !given(fs, "components") && getenv("ENVIROMON_COMPONENTS") == "" {
+			c.Components = ""
+		}
 	}
 	for _, o := range strings.Split(origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -111,6 +115,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("log level: %w", err)
 	}
 	return c, c.validate()
+}
+
+// given reports whether the flag name was on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }
 
 func (c config) validate() error {

@@ -63,6 +63,9 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 	if err != nil {
 		return in, err
 	}
+	if err := checkKeyLayout(stateComp, cfg.AppID, getenv("NAMESPACE")); err != nil {
+		return in, err
+	}
 	store, err := inprocess.OpenState(ctx, stateComp, cfg.AppID, a.log, opts...)
 	if err != nil {
 		return in, err

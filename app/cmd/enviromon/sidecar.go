@@ -21,6 +21,9 @@ const sidecarConnectTimeout = 60 * time.Second
 // through its gRPC API, and it delivers the input binding to POST /<name>.
 func (a *app) openSidecar(ctx context.Context, cfg config, getenv func(string) string) (infra, error) {
 	var in infra
+	if err := a.sidecarKeyLayout(cfg, getenv); err != nil {
+		return in, err
+	}
 	addr := getenv("DAPR_GRPC_ENDPOINT")
 	if addr == "" {
 		addr = net.JoinHostPort("127.0.0.1", getenv("DAPR_GRPC_PORT"))
