@@ -35,6 +35,10 @@ type Config struct {
 	Devices int     // number of devices, at least 1
 	Prefix  string  // device id prefix; "" means "sim-"
 	Rate    float64 // messages per second per device, above 0
+	// IDs, when set, names the devices instead of Prefix, device i taking
+	// IDs[i-1], e.g. the identity an IoT Hub connection string is for.
+	// There must be Devices of them, distinct and not empty.
+	IDs []string
 	// Duration stops the run after this long; Count stops each device after
 	// this many sends (repeats included). Zero means no limit; with both zero
 	// the run lasts until its context is done.
@@ -97,8 +101,25 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: attempts %d, want at least 1", ErrConfig, c.Attempts)
 	case c.Backoff < 0 || c.ProgressEvery < 0:
 		return fmt.Errorf("%w: negative backoff or progress interval", ErrConfig)
+	case len(c.IDs) > 0 && len(c.IDs) != c.Devices:
+		return fmt.Errorf("%w: %d device ids for %d devices", ErrConfig, len(c.IDs), c.Devices)
+	}
+	seen := make(map[string]bool, len(c.IDs))
+	for _, id := range c.IDs {
+		if id == "" || seen[id] {
+			return fmt.Errorf("%w: device id %q empty or repeated", ErrConfig, id)
+		}
+		seen[id] = true
 	}
 	return nil
+}
+
+// id names device i (1-based) of c: from IDs when given, else with DeviceID.
+func (c Config) id(i int) string {
+	if len(c.IDs) > 0 {
+		return c.IDs[i-1]
+	}
+	return DeviceID(c.Prefix, i, c.Devices)
 }
 
 // DeviceID names device i (1-based) of n: the prefix and i zero-padded to

@@ -39,16 +39,20 @@ func (w *walk) next(rng *rand.Rand) float64 {
 	return w.value
 }
 
-// NewDevice returns device i (1-based) of cfg, named with DeviceID.
+// NewDevice returns device i (1-based) of cfg, named cfg.IDs[i-1] or, with
+// no IDs, with DeviceID.
 func NewDevice(cfg Config, i int) (*Device, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("new device: %w", err)
+	}
+	if len(cfg.IDs) > 0 && (i < 1 || i > len(cfg.IDs)) {
+		return nil, fmt.Errorf("new device: device %d of %d named ones", i, len(cfg.IDs))
 	}
 	cfg = cfg.withDefaults()
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
 	between := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
 	d := &Device{
-		id:      DeviceID(cfg.Prefix, i, cfg.Devices),
+		id:      cfg.id(i),
 		shape:   cfg.Shape,
 		invalid: cfg.Invalid,
 		repeat:  cfg.Repeat,

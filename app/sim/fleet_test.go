@@ -192,6 +192,21 @@ func TestRunProgress(t *testing.T) {
 	assert.LessOrEqual(t, last.Total.Valid, final.Total.Valid)
 }
 
+func TestRunNamedDevices(t *testing.T) {
+	var r recorder
+	cfg := Config{Devices: 2, IDs: []string{"kitchen", "Hall(2)"}, Rate: 200, Count: 5, Seed: 1}
+	stats, err := Run(t.Context(), cfg, &r)
+	require.NoError(t, err)
+	require.Len(t, r.got, 2)
+	for _, id := range cfg.IDs {
+		require.Len(t, r.got[id], 5, "sent as %s", id)
+		var body struct{ DeviceID string }
+		require.NoError(t, json.Unmarshal(r.got[id][0], &body))
+		assert.Equal(t, id, body.DeviceID, "the payload names the device it is sent as")
+		assert.Equal(t, 5, stats.Devices[id].Sends())
+	}
+}
+
 func TestRunRefusesBadConfig(t *testing.T) {
 	ok := Config{Devices: 1, Rate: 1}
 	tests := []struct {
@@ -206,6 +221,9 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"negative repeat share", func(c *Config) { c.Repeat = -0.1 }},
 		{"unknown shape", func(c *Config) { c.Shape = "xml" }},
 		{"negative attempts", func(c *Config) { c.Attempts = -1 }},
+		{"fewer ids than devices", func(c *Config) { c.Devices, c.IDs = 2, []string{"a"} }},
+		{"repeated id", func(c *Config) { c.Devices, c.IDs = 2, []string{"a", "a"} }},
+		{"empty id", func(c *Config) { c.IDs = []string{""} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

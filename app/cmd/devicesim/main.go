@@ -1,6 +1,7 @@
 // Command devicesim simulates environment-monitoring devices sending
 // telemetry over MQTT or HTTP, as a load generator and an end-to-end check:
-// its final counts are what the pipeline should have counted.
+// its final counts are what the pipeline should have counted. Given an Azure
+// IoT Hub device connection string, it is that device, talking to the hub.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/enviromon/enviromon/app/sim"
 	simhttp "github.com/enviromon/enviromon/app/sim/http"
@@ -46,7 +48,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	var sender sim.Sender
 	switch cfg.transport {
 	case "mqtt":
-		s, err := simmqtt.New(simmqtt.Config{Broker: cfg.broker})
+		mcfg := simmqtt.Config{Broker: cfg.broker}
+		if cfg.hub != nil {
+			mcfg = simmqtt.Config{Hub: cfg.hub, SASTTL: cfg.sasTTL, Now: time.Now}
+		}
+		s, err := simmqtt.New(mcfg)
 		if err != nil {
 			return fmt.Errorf("config: %w", err)
 		}

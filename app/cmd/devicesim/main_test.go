@@ -16,8 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/enviromon/enviromon/app/sim"
+	"github.com/enviromon/enviromon/app/sim/iothub"
 	"github.com/enviromon/enviromon/app/sim/mqtt/mqtttest"
 )
+
+// connStr is a device connection string; its key is base64 of
+// "secret-secret-secret-secret-32b!".
+const connStr = "HostName=enviromon.azure-devices.net;DeviceId=sensor-01;SharedAccessKey=c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYiE="
 
 // env is a fake environment.
 func env(vars map[string]string) func(string) string {
@@ -49,6 +54,17 @@ func TestParseConfig(t *testing.T) {
 			}},
 		{"flags win over the environment", []string{"-devices", "2"}, map[string]string{"SIM_DEVICES": "5", "SIM_SEED": "3"},
 			func(c *config) { c.sim.Devices, c.sim.Seed, c.seedSet = 2, 3, true }},
+		{"IoT Hub device from the environment", nil, map[string]string{"SIM_CONNECTION_STRING": connStr},
+			func(c *config) {
+				c.sim.Devices, c.sim.IDs = 1, []string{"sensor-01"}
+				c.hub = &iothub.Credentials{HostName: "enviromon.azure-devices.net", DeviceID: "sensor-01", Key: []byte("secret-secret-secret-secret-32b!")}
+			}},
+		{"IoT Hub device from flags", []string{"-connection-string", connStr, "-sas-ttl", "15m", "-devices", "1", "-rate", "2"},
+			map[string]string{"SIM_SAS_TTL": "2h"},
+			func(c *config) {
+				c.sim.Devices, c.sim.IDs, c.sim.Rate, c.sasTTL = 1, []string{"sensor-01"}, 2, 15*time.Minute
+				c.hub = &iothub.Credentials{HostName: "enviromon.azure-devices.net", DeviceID: "sensor-01", Key: []byte("secret-secret-secret-secret-32b!")}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +74,7 @@ func TestParseConfig(t *testing.T) {
 				sim: sim.Config{Devices: 3, Rate: 1, Prefix: "sim-", Shape: sim.ShapeBME280, Attempts: 4,
 					ProgressEvery: 5 * time.Second, Seed: got.sim.Seed},
 				transport: "mqtt", broker: "tcp://127.0.0.1:1883", url: "http://127.0.0.1:8080/api/telemetry",
+				sasTTL: time.Hour,
 			}
 			tt.want(&want)
 			assert.Equal(t, want, got)
@@ -82,14 +99,33 @@ func TestParseConfigRefuses(t *testing.T) {
 		{"share out of range", []string{"-invalid", "2"}, nil, "invalid share"},
 		{"no devices", []string{"-devices", "0"}, nil, "devices"},
 		{"bad environment", nil, map[string]string{"SIM_RATE": "fast"}, "SIM_RATE"},
+		{"several devices, one connection string", []string{"-connection-string", connStr, "-devices", "3"}, nil, "-devices 3 with -connection-string"},
+		{"several devices from the environment", []string{"-connection-string", connStr}, map[string]string{"SIM_DEVICES": "2"}, "-devices 2"},
+		{"a broker and a hub", []string{"-connection-string", connStr, "-broker", "tcp://127.0.0.1:1883"}, nil, "-broker does not apply"},
+		{"a broker from the environment and a hub", nil, map[string]string{"SIM_CONNECTION_STRING": connStr, "SIM_BROKER": "tcp://x:1883"}, "-broker does not apply"},
+		{"a prefix and a hub", []string{"-connection-string", connStr, "-prefix", "lab-"}, nil, "-prefix does not apply"},
+		{"http and a hub", []string{"-connection-string", connStr, "-transport", "http"}, nil, "only mqtt"},
+		{"short token lifetime", []string{"-connection-string", connStr, "-sas-ttl", "30s"}, nil, "at least 1m"},
+		{"token lifetime without a hub", []string{"-sas-ttl", "2h"}, nil, "-sas-ttl applies only with -connection-string"},
+		{"lower-case part name", nil, map[string]string{"SIM_CONNECTION_STRING": strings.Replace(connStr, "DeviceId", "deviceid", 1)}, `"deviceid" must be spelt "DeviceId"`},
+		{"bad key", []string{"-connection-string", strings.Replace(connStr, "MyYiE=", "MyYiE", 1)}, nil, "SharedAccessKey is not standard base64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseConfig(tt.args, env(tt.env), io.Discard)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), "c2VjcmV0", "the key is never shown")
 		})
 	}
+}
+
+func TestConfigStringMasksTheKey(t *testing.T) {
+	c, err := parseConfig([]string{"-rate", "2", "-count", "10", "-seed", "1"}, env(map[string]string{"SIM_CONNECTION_STRING": connStr}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "1 device (sensor-01) at 2 msg/s each, 10 sends per device; shape bme280, light false, invalid 0, repeat 0, seed 1; "+
+		"mqtt to IoT Hub as HostName=enviromon.azure-devices.net;DeviceId=sensor-01;SharedAccessKey=*** "+
+		"(ssl://enviromon.azure-devices.net:8883, SAS tokens for 1h0m0s)", c.String())
 }
 
 func TestRunOverHTTP(t *testing.T) {
@@ -157,4 +193,6 @@ func TestRunHelp(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(t.Context(), []string{"devicesim", "-h"}, env(nil), &out))
 	assert.Contains(t, out.String(), "SIM_RATE")
+	assert.Contains(t, out.String(), "SIM_SAS_TTL for -sas-ttl")
+	assert.Contains(t, out.String(), "-connection-string string")
 }

@@ -6,19 +6,25 @@
 // message's sender from the connection, as IoT Hub does, so a receiver can
 // take the device id from the connection rather than trust the payload; and
 // a load test opens as many connections as the real fleet would.
+//
+// With Config.Hub the Sender is one real Azure IoT Hub device instead: TLS to
+// the hub on port 8883, the hub's user name and a SAS token as password.
 package mqtt
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/enviromon/enviromon/app/sim"
+	"github.com/enviromon/enviromon/app/sim/iothub"
 )
 
 // DefaultBroker is the broker on this machine.
@@ -36,9 +42,20 @@ func Topic(deviceID string) string { return "devices/" + deviceID + "/messages/e
 
 // Config configures a Sender; zero fields take the defaults named.
 type Config struct {
-	Broker         string        // broker URL; "" means DefaultBroker
+	Broker         string        // broker URL; "" means DefaultBroker, or the hub's with Hub
 	ConnectTimeout time.Duration // 0 means 5 s
 	AckTimeout     time.Duration // wait for a PUBACK; 0 means 10 s
+
+	// Hub, when set, makes the Sender that one IoT Hub device: MQTT 3.1.1
+	// over TLS 1.2 or later, checked against the system's root CAs for
+	// Hub.HostName, to ssl://{HostName}:8883 unless Broker names another
+	// TLS address; Hub.Username as user name and, at every connect, a fresh
+	// SAS token valid for SASTTL as password. Send refuses other devices.
+	Hub    *iothub.Credentials
+	SASTTL time.Duration    // 0 means 1 h
+	Now    func() time.Time // dates the tokens; nil means time.Now
+
+	rootCAs *x509.CertPool // trusted instead of the system's; set by tests only
 }
 
 // Sender publishes each device's messages on that device's own connection,
@@ -55,12 +72,18 @@ type Sender struct {
 type conn struct {
 	mu     sync.Mutex
 	client paho.Client
+	expiry atomic.Int64 // Unix seconds when the last token given expires; with Hub only
 }
 
 var _ sim.Sender = (*Sender)(nil)
 
 // New returns a Sender for cfg, or an error if the broker URL is unusable.
 func New(cfg Config) (*Sender, error) {
+	if cfg.Hub != nil {
+		if err := withHub(&cfg); err != nil {
+			return nil, fmt.Errorf("new mqtt sender: %w", err)
+		}
+	}
 	if cfg.Broker == "" {
 		cfg.Broker = DefaultBroker
 	}
@@ -74,9 +97,11 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new mqtt sender: %w", err)
 	}
-	switch u.Scheme {
-	case "tcp", "mqtt", "ssl", "tls", "mqtts", "mqtt+ssl", "tcps", "ws", "wss", "unix":
-	default:
+	switch {
+	case cfg.Hub != nil && !tlsSchemes[u.Scheme]:
+		// The password is a bearer token: it must not travel in clear.
+		return nil, fmt.Errorf("new mqtt sender: broker %q: an IoT Hub device needs a TLS scheme (ssl://)", u.Redacted())
+	case !tlsSchemes[u.Scheme] && !plainSchemes[u.Scheme]:
 		return nil, fmt.Errorf("new mqtt sender: broker %q: scheme %q not supported", cfg.Broker, u.Scheme)
 	}
 	return &Sender{cfg: cfg, conns: map[string]*conn{}}, nil
@@ -84,10 +109,14 @@ func New(cfg Config) (*Sender, error) {
 
 // Send publishes payload to Topic(deviceID) at QoS 1 and waits for the
 // broker's PUBACK, connecting the device first if needed. It returns
-// ErrTimeout if the broker does not answer in time and ErrClosed after Close.
+// ErrTimeout if the broker does not answer in time and ErrClosed after Close;
+// with Config.Hub, an error wrapping sim.ErrRejected for another device.
 // A message published while the connection is being restored is sent once
 // it is back, within the same wait.
 func (s *Sender) Send(ctx context.Context, deviceID string, payload []byte) error {
+	if h := s.cfg.Hub; h != nil && deviceID != h.DeviceID {
+		return fmt.Errorf("send %s: %w: the connection string is for device %s", deviceID, sim.ErrRejected, h.DeviceID)
+	}
 	c, err := s.client(ctx, deviceID)
 	if err != nil {
 		return fmt.Errorf("send %s: %w", deviceID, err)
@@ -138,7 +167,13 @@ func (s *Sender) client(ctx context.Context, deviceID string) (paho.Client, erro
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.client != nil {
-		return c.client, nil
+		if !s.renewDue(c) {
+			return c.client, nil
+		}
+		// The hub closes a connection whose token expires, failing what is
+		// in flight: reconnect before, with a fresh token.
+		c.client.Disconnect(250)
+		c.client = nil
 	}
 	opts := paho.NewClientOptions().
 		AddBroker(s.cfg.Broker).
@@ -149,6 +184,9 @@ func (s *Sender) client(ctx context.Context, deviceID string) (paho.Client, erro
 		SetConnectTimeout(s.cfg.ConnectTimeout).
 		SetWriteTimeout(s.cfg.AckTimeout).
 		SetKeepAlive(30 * time.Second)
+	if s.cfg.Hub != nil {
+		s.hubOptions(opts, c)
+	}
 	cl := paho.NewClient(opts)
 	if err := wait(ctx, cl.Connect(), s.cfg.ConnectTimeout); err != nil {
 		// Disconnect also ends a connect still under way, once it returns,

@@ -2,6 +2,7 @@
 package mqtttest
 
 import (
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -18,11 +19,20 @@ import (
 // its URL, e.g. "tcp://127.0.0.1:41234".
 func Broker(t testing.TB) (*mochi.Server, string) {
 	t.Helper()
+	srv, addr := serve(t, nil, new(auth.AllowHook))
+	return srv, "tcp://" + addr
+}
+
+// serve starts a broker on a free port of 127.0.0.1, speaking TLS when cfg
+// is set, with hook deciding who may connect and publish. It returns the
+// broker and its address.
+func serve(t testing.TB, cfg *tls.Config, hook mochi.Hook) (*mochi.Server, string) {
+	t.Helper()
 	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+	if err := srv.AddHook(hook, nil); err != nil {
 		t.Fatalf("broker: %v", err)
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "test", Address: "127.0.0.1:0"})
+	l := listeners.NewTCP(listeners.Config{ID: "test", Address: "127.0.0.1:0", TLSConfig: cfg})
 	if err := srv.AddListener(l); err != nil {
 		t.Fatalf("broker: %v", err)
 	}
@@ -30,7 +40,7 @@ func Broker(t testing.TB) (*mochi.Server, string) {
 		t.Fatalf("broker: %v", err)
 	}
 	t.Cleanup(func() { shutdown(srv) })
-	return srv, "tcp://" + l.Address()
+	return srv, l.Address()
 }
 
 // shutdown closes srv once its clients have gone. mochi v2.7.9 can deadlock
