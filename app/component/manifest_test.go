@@ -252,3 +252,22 @@ func load(t *testing.T, files map[string]string, appID string, env map[string]st
 		Getenv: func(k string) string { return env[k] },
 	})
 }
+
+// TestLoadDirConfigMapVolume reads a folder laid out as the kubelet mounts a
+// ConfigMap: a timestamped folder, a ..data link to it, and one link per
+// file. The component is read once, through its link.
+func TestLoadDirConfigMapVolume(t *testing.T) {
+	dir := t.TempDir()
+	stamp := filepath.Join(dir, "..2026_11_29_23_00_00.000000001")
+	require.NoError(t, os.Mkdir(stamp, 0o755))
+	manifest := "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.azure.tablestorage\n  version: v1\n  metadata:\n    - name: keyPrefix\n      value: none\n"
+	require.NoError(t, os.WriteFile(filepath.Join(stamp, "statestore.yaml"), []byte(manifest), 0o644))
+	require.NoError(t, os.Symlink(filepath.Base(stamp), filepath.Join(dir, "..data")))
+	require.NoError(t, os.Symlink("..data/statestore.yaml", filepath.Join(dir, "statestore.yaml")))
+
+	comps, err := component.LoadDir(dir, component.Options{AppID: "enviromon", Getenv: func(string) string { return "" }, LeaveSecrets: true})
+	require.NoError(t, err)
+	require.Len(t, comps, 1)
+	assert.Equal(t, "state.azure.tablestorage", comps[0].Type)
+	assert.Equal(t, "none", comps[0].Metadata["keyPrefix"])
+}

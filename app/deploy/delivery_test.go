@@ -1,0 +1,257 @@
+package deploy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	componentsapi "github.com/dapr/dapr/pkg/apis/components/v1alpha1"
+	resiliencyapi "github.com/dapr/dapr/pkg/apis/resiliency/v1alpha1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// maxBackoff bounds the inbound retry's interval: once the store is back, a
+// partition waits at most this long before its next delivery.
+const maxBackoff = time.Minute
+
+// metadataValue returns a Component's metadata value, matching the name
+// without regard to case as components-contrib does.
+func metadataValue(c *componentsapi.Component, name string) (string, bool) {
+	for _, m := range c.Spec.Metadata {
+		if strings.EqualFold(m.Name, name) {
+			return m.Value.String(), true
+		}
+	}
+	return "", false
+}
+
+// daprDuration parses a duration as daprd's resiliency does: a bare number
+// is milliseconds (dapr@v1.16.0 pkg/resiliency/resiliency.go:1007).
+func daprDuration(s string) (time.Duration, error) {
+	if ms, err := strconv.Atoi(s); err == nil {
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// checkEventHubs: components-contrib v1.16's Event Hubs binding checkpoints
+// an event whatever the app answered (#4561). It loses nothing only when it
+// hands over one event per partition at a time (in-order delivery) and
+// daprd retries that event until the app commits it (an endless inbound
+// retry), with a bounded backoff so that a partition resumes soon after an
+// outage. The consumer group is the project's own.
+func checkEventHubs(objs []object) []string {
+	var bad []string
+	fail := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
+	resiliencies := objectsOf[resiliencyapi.Resiliency](objs)
+	for _, c := range objectsOf[componentsapi.Component](objs) {
+		if c.Spec.Type != "bindings.azure.eventhubs" {
+			continue
+		}
+		if v, _ := metadataValue(c, "enableInOrderMessageDelivery"); v != "true" {
+			fail("Component %s: enableInOrderMessageDelivery %q, want \"true\"", c.Name, v)
+		}
+		if v, _ := metadataValue(c, "consumerID"); v != appName {
+			fail("Component %s: consumerID %q, want the consumer group %q", c.Name, v, appName)
+		}
+		retried := false
+		for _, r := range resiliencies {
+			target, ok := r.Spec.Targets.Components[c.Name]
+			if !ok || target.Inbound.Retry == "" {
+				continue
+			}
+			retried = true
+			p, ok := r.Spec.Policies.Retries[target.Inbound.Retry]
+			if !ok {
+				fail("Resiliency %s: inbound retry %q of %s is not a policy", r.Name, target.Inbound.Retry, c.Name)
+				continue
+			}
+			if p.MaxRetries == nil || *p.MaxRetries != -1 {
+				fail("Resiliency %s: retry %s of %s's inbound: maxRetries %v, want -1 (never give up an event the hub will not resend)", r.Name, target.Inbound.Retry, c.Name, p.MaxRetries)
+			}
+			switch p.Policy {
+			case "", "constant": // daprd's default policy (kit retry.DefaultConfig)
+				interval := p.Duration
+				if interval == "" {
+					interval = "5s" // kit retry.DefaultConfig
+				}
+				if d, err := daprDuration(interval); err != nil || d <= 0 || d > maxBackoff {
+					fail("Resiliency %s: retry %s of %s's inbound: duration %q, want up to %s", r.Name, target.Inbound.Retry, c.Name, interval, maxBackoff)
+				}
+			default:
+				// daprd builds the retry from kit's retry.DefaultConfig, whose
+				// MaxElapsedTime (15 min) the Resiliency type has no field
+				// for, and an exponential backoff stops once it is spent,
+				// maxRetries -1 or not (dapr@v1.16.0 pkg/resiliency/resiliency.go:411-418,
+				// kit@v0.16.1 retry/retry.go:74,128, cenkalti/backoff/v4
+				// exponential.go:176): after a 15-minute store outage the
+				// event would be given up, and checkpointed.
+				fail("Resiliency %s: retry %s of %s's inbound is %q: daprd 1.16 ends it after 15 minutes of failures whatever maxRetries says; use policy constant (its duration bounds the wait)",
+					r.Name, target.Inbound.Retry, c.Name, p.Policy)
+			}
+		}
+		if !retried {
+			fail("Component %s: no Resiliency gives it an inbound retry", c.Name)
+		}
+	}
+	return bad
+}
+
+// checkKeyPrefix: on Table Storage the app's keys must reach the store as
+// they are (keyPrefix none), so each device is its own partition; a prefix
+// (appid, name) would put every device into one partition.
+func checkKeyPrefix(where string, cs []*componentsapi.Component) []string {
+	var bad []string
+	for _, c := range cs {
+		if c.Spec.Type != "state.azure.tablestorage" {
+			continue
+		}
+		if v, _ := metadataValue(c, "keyPrefix"); !strings.EqualFold(v, "none") {
+			bad = append(bad, fmt.Sprintf("%s: Component %s: keyPrefix %q, want \"none\"", where, c.Name, v))
+		}
+	}
+	return bad
+}
+
+// checkMQTT: replicas share an MQTT input by a shared subscription
+// ($share/...), each under a client id of its own; a broker drops the
+// older of two clients with the same id, so two replicas would take turns
+// being disconnected. perReplica are the placeholders daprd makes distinct
+// per replica in that setting.
+func checkMQTT(where string, cs []*componentsapi.Component, perReplica []string) []string {
+	var bad []string
+	for _, c := range cs {
+		if c.Spec.Type != "bindings.mqtt3" {
+			continue
+		}
+		if topic, _ := metadataValue(c, "topic"); !strings.HasPrefix(topic, "$share/") {
+			bad = append(bad, fmt.Sprintf("%s: Component %s: topic %q is not a shared subscription ($share/<group>/...)", where, c.Name, topic))
+		}
+		id, _ := metadataValue(c, "consumerID")
+		distinct := false
+		for _, p := range perReplica {
+			distinct = distinct || strings.Contains(id, p)
+		}
+		if !distinct {
+			bad = append(bad, fmt.Sprintf("%s: Component %s: consumerID %q is the same for every replica: use one of %v", where, c.Name, id, perReplica))
+		}
+	}
+	return bad
+}
+
+// mqttSettings are where the MQTT input runs with more than one replica:
+// `make dapr-run` and app/e2e (components/local, POD_NAME set for daprd),
+// and the local cluster, where every replica of the Deployment has the app
+// id enviromon, so {appID} would not tell them apart.
+var mqttSettings = []struct {
+	where   string
+	overlay bool
+}{
+	{"components/local", false},
+	{"deploy/overlays/local", true},
+}
+
+// perReplica are the placeholders daprd makes distinct per replica
+// (dapr@v1.16.0 pkg/runtime/meta/meta.go:78-89). {podName} needs POD_NAME,
+// which Kubernetes sets and .ci/dapr-run.sh exports.
+var perReplica = []string{"{podName}", "{uuid}"}
+
+func TestDelivery(t *testing.T) {
+	root := repoRoot(t)
+	t.Run("event hubs", func(t *testing.T) {
+		assert.Empty(t, checkEventHubs(decode(readManifests(t, root, "components/azure"))), "components/azure")
+		assert.Empty(t, checkEventHubs(renderedObjects(t, root, "deploy/overlays/aks")), "deploy/overlays/aks")
+	})
+	t.Run("table storage key prefix", func(t *testing.T) {
+		for where, cs := range componentsUnder(t, root) {
+			assert.Empty(t, checkKeyPrefix(where, cs))
+		}
+	})
+	for _, s := range mqttSettings {
+		t.Run("mqtt "+s.where, func(t *testing.T) {
+			var objs []object
+			if s.overlay {
+				objs = renderedObjects(t, root, s.where)
+			} else {
+				objs = decode(readManifests(t, root, s.where))
+			}
+			cs := objectsOf[componentsapi.Component](objs)
+			require.NotEmpty(t, cs, s.where)
+			assert.Empty(t, checkMQTT(s.where, cs, perReplica))
+		})
+	}
+}
+
+func TestDeliveryRefuses(t *testing.T) {
+	root := repoRoot(t)
+	azure := func() []object { return decode(readManifests(t, root, "components/azure")) }
+	component := func(objs []object, name string) *componentsapi.Component {
+		return named[componentsapi.Component](t, objs, name)
+	}
+	setMeta := func(c *componentsapi.Component, name, value string) {
+		for i := range c.Spec.Metadata {
+			if strings.EqualFold(c.Spec.Metadata[i].Name, name) {
+				c.Spec.Metadata[i].Value.Raw = []byte(strconv.Quote(value))
+				return
+			}
+		}
+		t.Fatalf("Component %s has no %s", c.Name, name)
+	}
+	t.Run("out of order", func(t *testing.T) {
+		objs := azure()
+		setMeta(component(objs, "telemetry"), "enableInOrderMessageDelivery", "false")
+		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), "enableInOrderMessageDelivery")
+	})
+	retry := func(objs []object) (*resiliencyapi.Resiliency, string) {
+		r := objectsOf[resiliencyapi.Resiliency](objs)[0]
+		return r, r.Spec.Targets.Components["telemetry"].Inbound.Retry
+	}
+	t.Run("unbounded backoff", func(t *testing.T) {
+		objs := azure()
+		r, name := retry(objs)
+		r.Spec.Policies.Retries[name] = resiliencyapi.Retry{Policy: "constant", Duration: "10m", MaxRetries: ptrInt(-1)}
+		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), `duration "10m"`)
+	})
+	t.Run("exponential ends after 15 minutes", func(t *testing.T) {
+		objs := azure()
+		r, name := retry(objs)
+		r.Spec.Policies.Retries[name] = resiliencyapi.Retry{Policy: "exponential", MaxInterval: "15s", MaxRetries: ptrInt(-1)}
+		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), "ends it after 15 minutes")
+	})
+	t.Run("constant forever passes", func(t *testing.T) {
+		objs := azure()
+		r, name := retry(objs)
+		r.Spec.Policies.Retries[name] = resiliencyapi.Retry{Policy: "constant", Duration: "5s", MaxRetries: ptrInt(-1)}
+		assert.NotContains(t, strings.Join(checkEventHubs(objs), "\n"), "Resiliency")
+	})
+	t.Run("inbound retry gives up", func(t *testing.T) {
+		objs := azure()
+		r, name := retry(objs)
+		r.Spec.Policies.Retries[name] = resiliencyapi.Retry{Policy: "constant", Duration: "5s", MaxRetries: ptrInt(10)}
+		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), "maxRetries")
+	})
+	t.Run("no inbound retry", func(t *testing.T) {
+		objs := azure()
+		delete(objectsOf[resiliencyapi.Resiliency](objs)[0].Spec.Targets.Components, "telemetry")
+		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), "no Resiliency gives it an inbound retry")
+	})
+	t.Run("key prefix", func(t *testing.T) {
+		objs := azure()
+		setMeta(component(objs, "statestore"), "keyPrefix", "appid")
+		assert.Contains(t, strings.Join(checkKeyPrefix("components/azure", objectsOf[componentsapi.Component](objs)), "\n"), `keyPrefix "appid"`)
+	})
+	t.Run("mqtt", func(t *testing.T) {
+		objs := decode(readManifests(t, root, "components/local"))
+		c := component(objs, "telemetry")
+		setMeta(c, "consumerID", "enviromon")
+		setMeta(c, "topic", "devices/+/messages/events/#")
+		bad := strings.Join(checkMQTT("components/local", []*componentsapi.Component{c}, perReplica), "\n")
+		assert.Contains(t, bad, "is not a shared subscription")
+		assert.Contains(t, bad, "is the same for every replica")
+	})
+}
+
+func ptrInt(i int) *int { return &i }
