@@ -4,6 +4,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,13 @@ func TestBrokerSurvivesGarbage(t *testing.T) {
 		{name: "unknown packet type", data: append(append([]byte{}, connect...), 0xf0, 0)},
 	}
 	b := startBroker(t, t.TempDir())
+	// mochi's Close waits for its connection goroutines on a WaitGroup. The
+	// race detector flags that wait when it begins while a connection is
+	// still ending and an earlier one, which had taken the count up from
+	// zero, has already gone: exactly what the garbage connections do. This
+	// cleanup runs after the clients' own and before the broker's Close: it
+	// lets every connection end first.
+	t.Cleanup(func() { connectionsEnded(t, b) })
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			conn, err := net.Dial("tcp", b.Addr())
@@ -54,4 +62,14 @@ func TestBrokerSurvivesGarbage(t *testing.T) {
 	publish(t, dial(t, b.Addr(), "dev1", true), want)
 	assert.Equal(t, []sent{want}, receive(t, got, 1))
 	settled(t, b)
+}
+
+// connectionsEnded waits until the broker has no client left, then a little
+// longer for the connections' goroutines to return.
+func connectionsEnded(t *testing.T, b *Broker) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return b.server.Clients.Len() == 0 && atomic.LoadInt64(&b.server.Info.ClientsConnected) == 0
+	}, 5*time.Second, 10*time.Millisecond, "clients still connected")
+	time.Sleep(100 * time.Millisecond)
 }
