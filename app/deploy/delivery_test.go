@@ -11,6 +11,9 @@ import (
 	resiliencyapi "github.com/dapr/dapr/pkg/apis/resiliency/v1alpha1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/enviromon/enviromon/app/component"
+	"github.com/enviromon/enviromon/app/pipeline"
 )
 
 // maxBackoff bounds the inbound retry's interval: once the store is back, a
@@ -100,17 +103,24 @@ func checkEventHubs(objs []object) []string {
 	return bad
 }
 
-// checkKeyPrefix: on Table Storage the app's keys must reach the store as
-// they are (keyPrefix none), so each device is its own partition; a prefix
-// (appid, name) would put every device into one partition.
+// checkKeyPrefix runs the app's own start-up check (component.CheckKeyLayout
+// with the pipeline's keys) on every state component: a layout the app
+// would refuse must not ship. On Table Storage that means keyPrefix none,
+// so each device is its own partition.
 func checkKeyPrefix(where string, cs []*componentsapi.Component) []string {
 	var bad []string
+	devices, shared := pipeline.SampleKeys("device-a", "device-b")
 	for _, c := range cs {
-		if c.Spec.Type != "state.azure.tablestorage" {
+		if !strings.HasPrefix(c.Spec.Type, "state.") {
 			continue
 		}
-		if v, _ := metadataValue(c, "keyPrefix"); !strings.EqualFold(v, "none") {
-			bad = append(bad, fmt.Sprintf("%s: Component %s: keyPrefix %q, want \"none\"", where, c.Name, v))
+		md := map[string]string{}
+		for _, m := range c.Spec.Metadata {
+			md[m.Name] = m.Value.String()
+		}
+		app := component.Component{Name: c.Name, Type: c.Spec.Type, Metadata: md}
+		if err := app.CheckKeyLayout(appName, "", component.KeySample{Devices: devices, Shared: shared}); err != nil {
+			bad = append(bad, fmt.Sprintf("%s: Component %s: %v", where, c.Name, err))
 		}
 	}
 	return bad
@@ -241,7 +251,7 @@ func TestDeliveryRefuses(t *testing.T) {
 	t.Run("key prefix", func(t *testing.T) {
 		objs := azure()
 		setMeta(component(objs, "statestore"), "keyPrefix", "appid")
-		assert.Contains(t, strings.Join(checkKeyPrefix("components/azure", objectsOf[componentsapi.Component](objs)), "\n"), `keyPrefix "appid"`)
+		assert.Contains(t, strings.Join(checkKeyPrefix("components/azure", objectsOf[componentsapi.Component](objs)), "\n"), `would keep every device in partition "enviromon"`)
 	})
 	t.Run("mqtt", func(t *testing.T) {
 		objs := decode(readManifests(t, root, "components/local"))
