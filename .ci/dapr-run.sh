@@ -44,7 +44,14 @@ background() { # name port command...
 }
 
 command -v mosquitto >/dev/null || { echo "dapr-run: mosquitto is missing: apt-get install mosquitto" >&2; exit 1; }
-background mosquitto 1883 mosquitto -p 1883
+# The repository's broker configuration (the kind overlay's: no queue limit,
+# persistence), moved to loopback and to the data folder.
+mkdir -p "$logs/mosquitto"
+sed -e 's|^listener 1883$|listener 1883 127.0.0.1|' \
+    -e "s|^persistence_location .*|persistence_location $PWD/$logs/mosquitto/|" \
+    deploy/overlays/local/mosquitto.conf >"$logs/mosquitto.conf"
+grep -q '^listener 1883 127.0.0.1$' "$logs/mosquitto.conf" || { echo "dapr-run: deploy/overlays/local/mosquitto.conf has no 'listener 1883' line" >&2; exit 1; }
+background mosquitto 1883 mosquitto -c "$logs/mosquitto.conf"
 background azurite 10002 .bin/azurite/node_modules/.bin/azurite-table \
   --tableHost 127.0.0.1 --tablePort 10002 --location "$logs/azurite" --skipApiVersionCheck
 if listening 8088; then

@@ -61,8 +61,8 @@ type Deps struct {
 	Extra func(r *gin.Engine)
 }
 
-// maxBody bounds request bodies; IoT Hub's device-to-cloud limit is 256 KB.
-const maxBody = 256 << 10
+// maxBody bounds request bodies: a telemetry payload's limit.
+const maxBody = telemetry.MaxPayload
 
 // NewRouter returns the gin engine with every route of deps.
 func NewRouter(deps Deps) *gin.Engine {

@@ -11,12 +11,13 @@ import (
 
 	"github.com/enviromon/enviromon/app/binding"
 	"github.com/enviromon/enviromon/app/pipeline"
+	"github.com/enviromon/enviromon/app/telemetry"
 )
 
 // maxEvent bounds an input binding event; IoT Hub's device-to-cloud limit
 // is 256 KB. A larger event is rejected (counted and dead-lettered) and
 // acknowledged: delivering it again would not make it smaller.
-const maxEvent = 256 << 10
+const maxEvent = telemetry.MaxPayload
 
 // maxErrorText bounds the error text sent back to daprd, which logs it.
 const maxErrorText = 200

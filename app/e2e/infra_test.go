@@ -117,29 +117,39 @@ func copyComponents(t *testing.T, src, dst string, replace map[string]string, fo
 	require.NotZero(t, n, "no component YAML in %s", src)
 }
 
-// startMosquitto runs mosquitto on a free port, logging subscriptions so a
-// test can wait for the binding's, and returns it with its URL.
+// mosquittoConf is the broker configuration the repository ships (the
+// kind overlay's, also used by `make dapr-run`): the settings that keep
+// every acknowledged QoS 1 message for a subscriber.
+const mosquittoConf = "deploy/overlays/local/mosquitto.conf"
+
+// startMosquitto runs mosquitto on a free port from the repository's
+// configuration, with its listener and data folder moved into the test and
+// subscriptions logged so a test can wait for the binding's, and returns it
+// with its URL.
 func startMosquitto(t *testing.T, dir string) (*proc, string) {
 	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
 		testenv.Missing(t, "mosquitto", "apt-get install mosquitto")
 	}
+	base, err := os.ReadFile(filepath.Join(tools.root, mosquittoConf))
+	require.NoError(t, err)
+	data := filepath.Join(dir, "mosquitto-data") + "/"
+	require.NoError(t, os.MkdirAll(data, 0o755))
 	var last error
 	for try := range 3 { // the free port can be taken before mosquitto binds it
 		port := testenv.FreePort(t)
 		conf := filepath.Join(dir, fmt.Sprintf("mosquitto-%d.conf", try))
-		require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`listener %d 127.0.0.1
-allow_anonymous true
-persistence false
-log_dest stderr
-log_type error
-log_type warning
-log_type notice
-log_type information
-log_type subscribe
-connection_messages true
-`, port)), 0o644))
+		text := string(base)
+		for old, repl := range map[string]string{
+			"\nlistener 1883\n":                            fmt.Sprintf("\nlistener %d 127.0.0.1\n", port),
+			"\npersistence_location /mosquitto/data/\n": "\npersistence_location " + data + "\n",
+		} {
+			require.Contains(t, text, old, "%s changed: the test cannot move it", mosquittoConf)
+			text = strings.Replace(text, old, repl, 1)
+		}
+		text += "log_type information\nlog_type subscribe\n"
+		require.NoError(t, os.WriteFile(conf, []byte(text), 0o644))
 		p := startProc(t, procSpec{name: "mosquitto", bin: bin, args: []string{"-c", conf}, dir: dir, env: childEnv()})
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		if last = p.waitFor("listener", 10*time.Second, func(ctx context.Context) error { return dial(ctx, addr) }); last == nil {

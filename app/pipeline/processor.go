@@ -6,7 +6,6 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -162,7 +161,5 @@ func (p *Processor) Metrics() *Metrics { return p.metrics }
 func (p *Processor) Config() Config { return p.cfg }
 
 func (p *Processor) laneOf(deviceID string) chan *job {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(deviceID)) // hash.Hash never fails
-	return p.lanes[h.Sum32()%uint32(len(p.lanes))]
+	return p.lanes[telemetry.Shard(deviceID, len(p.lanes))]
 }

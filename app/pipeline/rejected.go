@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/enviromon/enviromon/app/telemetry"
 )
 
 // rejectedShards spreads the dead-letter list over several keys so that
@@ -39,9 +40,7 @@ type deadLetters struct {
 }
 
 func rejectedKey(deviceID string) string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(deviceID)) // hash.Hash never fails
-	return rejectedShardKey(int(h.Sum32() % rejectedShards))
+	return rejectedShardKey(telemetry.Shard(deviceID, rejectedShards))
 }
 
 func rejectedShardKey(n int) string { return "rejected:" + strconv.Itoa(n) }

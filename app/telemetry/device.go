@@ -55,9 +55,10 @@ type Input struct {
 // Outcome is what Apply did with an Input.
 type Outcome int
 
-// Outcomes of Apply.
+// Outcomes of Apply. The zero value is none of them: not applied (yet).
 const (
-	Accepted Outcome = iota
+	_ Outcome = iota
+	Accepted
 	Rejected
 	Duplicate
 )
@@ -69,8 +70,10 @@ func (o Outcome) String() string {
 		return "accepted"
 	case Rejected:
 		return "rejected"
-	default:
+	case Duplicate:
 		return "duplicate"
+	default:
+		return "unapplied"
 	}
 }
 

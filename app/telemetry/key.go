@@ -27,10 +27,15 @@ func DeviceKey(id string) string { return devicePrefix + url.PathEscape(id) }
 func CalibrationKey(id string) string { return calibrationPrefix + url.PathEscape(id) }
 
 // IndexKey is the store key of the index shard that lists id.
-func IndexKey(id string) string {
+func IndexKey(id string) string { return IndexShardKey(Shard(id, IndexShards)) }
+
+// Shard spreads device ids over n (> 0) shards, the same way in every
+// process and every version: FNV-1a of the id, modulo n. Index shards,
+// dead-letter shards and commit lanes use it.
+func Shard(id string, n int) int {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(id)) // hash.Hash never fails
-	return IndexShardKey(int(h.Sum32() % IndexShards))
+	return int(h.Sum32() % uint32(n))
 }
 
 // IndexShardKey is the store key of index shard n.

@@ -62,7 +62,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&level, "log-level", "LOG_LEVEL", "debug, info, warn or error")
 	fs.IntVar(&c.Simulate, "simulate", 0, "simulate this many devices over MQTT (env ENVIROMON_SIMULATE)")
 	fs.Float64Var(&c.SimRate, "sim-rate", c.SimRate, "messages per second per simulated device (env ENVIROMON_SIM_RATE)")
-	fs.DurationVar(&p.Window, "batch-window", p.Window, "group commit window (env ENVIROMON_BATCH_WINDOW)")
+	fs.DurationVar(&p.Window, "batch-window", p.Window, "group commit window; 0 commits what queued during the last commit without lingering (env ENVIROMON_BATCH_WINDOW)")
 	fs.IntVar(&p.MaxBatch, "batch-max", p.MaxBatch, "readings that close a group commit early (env ENVIROMON_BATCH_MAX)")
 	fs.IntVar(&p.Lanes, "lanes", p.Lanes, "parallel committers (env ENVIROMON_LANES)")
 	fs.IntVar(&p.DedupWindow, "dedup-window", p.DedupWindow, "message ids remembered per device (env ENVIROMON_DEDUP_WINDOW)")
@@ -141,8 +141,11 @@ func (c config) validate() error {
 	if c.Simulate > 0 && c.BrokerAddr == "" {
 		errs = append(errs, errors.New("simulate needs the embedded broker (run devicesim beside a sidecar)"))
 	}
-	if c.Pipeline.Window <= 0 || c.Pipeline.MaxBatch <= 0 || c.Pipeline.Lanes <= 0 || c.Pipeline.DedupWindow <= 0 {
-		errs = append(errs, errors.New("batch-window, batch-max, lanes and dedup-window must be positive"))
+	if c.Pipeline.Window < 0 {
+		errs = append(errs, errors.New("batch-window must not be negative (0: no linger)"))
+	}
+	if c.Pipeline.MaxBatch <= 0 || c.Pipeline.Lanes <= 0 || c.Pipeline.DedupWindow <= 0 {
+		errs = append(errs, errors.New("batch-max, lanes and dedup-window must be positive"))
 	}
 	if err := c.Pipeline.Limits.Check(); err != nil {
 		errs = append(errs, err)
