@@ -54,17 +54,29 @@ func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 	}
 	var r Result
 	for _, j := range jobs {
-		switch {
-		case j.in.DeviceID != "" && j.outcome == telemetry.Duplicate:
+		switch j.verdict() {
+		case telemetry.Duplicate:
 			r.Duplicates++
-		case j.rejection != nil:
+		case telemetry.Rejected:
 			r.Rejected++
-			r.Reasons = append(r.Reasons, j.rejection.Reason)
+			if j.rejection != nil {
+				r.Reasons = append(r.Reasons, j.rejection.Reason)
+			}
 		default:
 			r.Accepted++
 		}
 	}
 	return r, nil
+}
+
+// verdict is what became of a committed job, as the caller's Result and the
+// metrics both count it: Apply's outcome on its device, or Rejected for a
+// reading kept only in the dead-letter list (no usable device id).
+func (j *job) verdict() telemetry.Outcome {
+	if j.in.DeviceID == "" {
+		return telemetry.Rejected
+	}
+	return j.outcome
 }
 
 // enqueue hands jobs to their lanes.

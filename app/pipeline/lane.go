@@ -96,73 +96,29 @@ func (p *Processor) linger(ctx context.Context, lane chan *job, timer *time.Time
 func (p *Processor) flush(ctx context.Context, batch []*job) {
 	p.metrics.Flushes.Add(1)
 	p.metrics.Batched.Add(int64(len(batch)))
-
-	byKey := make(map[string][]*job)
-	var keys, ids []string
-	var rejections []Rejection
-	for _, j := range batch {
-		if j.rejection != nil {
-			rejections = append(rejections, *j.rejection)
-		}
-		if j.in.DeviceID == "" {
-			continue
-		}
-		k := telemetry.DeviceKey(j.in.DeviceID)
-		if _, ok := byKey[k]; !ok {
-			keys = append(keys, k)
-			ids = append(ids, j.in.DeviceID)
-		}
-		byKey[k] = append(byKey[k], j)
-	}
+	g := group(batch)
 
 	errs := make(map[*job]error)
-	for id, err := range p.index.ensure(ctx, ids) {
+	for id, err := range p.index.ensure(ctx, g.ids) {
 		k := telemetry.DeviceKey(id)
-		for _, j := range byKey[k] {
+		for _, j := range g.byKey[k] {
 			errs[j] = err
 		}
-		delete(byKey, k)
+		delete(g.byKey, k)
 	}
-	keys = keysIn(keys, byKey)
+	g.keys = keysIn(g.keys, g.byKey)
 
 	var deadErrs map[string]error
 	var wg sync.WaitGroup
-	if len(rejections) > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			deadErrs = p.dead.add(ctx, rejections)
-		}()
+	if len(g.rejections) > 0 {
+		wg.Go(func() { deadErrs = p.dead.add(ctx, g.rejections) })
 	}
-	written := make(map[string]telemetry.Device)
-	deviceErrs := p.commit.commit(ctx, keys, func(key string, cur []byte, exists bool) ([]byte, bool, error) {
-		var d telemetry.Device
-		if exists {
-			if err := json.Unmarshal(cur, &d); err != nil {
-				return nil, false, fmt.Errorf("decode device record %s: %w", key, err)
-			}
-		}
-		changed := false
-		for _, j := range byKey[key] {
-			j.outcome = d.Apply(j.in, p.cfg.DedupWindow)
-			changed = changed || j.outcome != telemetry.Duplicate
-		}
-		if !changed {
-			delete(written, key)
-			return nil, false, nil
-		}
-		next, err := json.Marshal(d)
-		written[key] = d
-		return next, true, err
-	})
+	written, deviceErrs := p.commitDevices(ctx, g)
 	wg.Wait()
 
-	for key, js := range byKey {
+	for key, js := range g.byKey {
 		for _, j := range js {
 			errs[j] = errors.Join(errs[j], deviceErrs[key])
-		}
-		if deviceErrs[key] != nil {
-			delete(written, key)
 		}
 	}
 	for _, j := range batch {
@@ -174,6 +130,64 @@ func (p *Processor) flush(ctx context.Context, batch []*job) {
 	}
 	p.notify(written)
 	p.release(batch, errs)
+}
+
+// grouped is a batch sorted for the commit: device jobs by store key, in
+// first-seen order, and the rejections to dead-letter.
+type grouped struct {
+	byKey      map[string][]*job
+	keys, ids  []string // device keys and their ids, in the same order
+	rejections []Rejection
+}
+
+func group(batch []*job) grouped {
+	g := grouped{byKey: make(map[string][]*job)}
+	for _, j := range batch {
+		if j.rejection != nil {
+			g.rejections = append(g.rejections, *j.rejection)
+		}
+		if j.in.DeviceID == "" {
+			continue
+		}
+		k := telemetry.DeviceKey(j.in.DeviceID)
+		if _, ok := g.byKey[k]; !ok {
+			g.keys = append(g.keys, k)
+			g.ids = append(g.ids, j.in.DeviceID)
+		}
+		g.byKey[k] = append(g.byKey[k], j)
+	}
+	return g
+}
+
+// commitDevices applies each device's jobs to its record, in order, and
+// writes the records that changed with one ETag write each (re-applied on a
+// conflict). It returns the records written and the error per failed key.
+func (p *Processor) commitDevices(ctx context.Context, g grouped) (map[string]telemetry.Device, map[string]error) {
+	written := make(map[string]telemetry.Device)
+	errs := p.commit.commit(ctx, g.keys, func(key string, cur []byte, exists bool) ([]byte, bool, error) {
+		var d telemetry.Device
+		if exists {
+			if err := json.Unmarshal(cur, &d); err != nil {
+				return nil, false, fmt.Errorf("decode device record %s: %w", key, err)
+			}
+		}
+		changed := false
+		for _, j := range g.byKey[key] {
+			j.outcome = d.Apply(j.in, p.cfg.DedupWindow)
+			changed = changed || j.outcome != telemetry.Duplicate
+		}
+		if !changed {
+			delete(written, key)
+			return nil, false, nil
+		}
+		next, err := json.Marshal(d)
+		written[key] = d
+		return next, true, err
+	})
+	for key := range errs {
+		delete(written, key)
+	}
+	return written, errs
 }
 
 // keysIn keeps the keys still present in byKey, in order.
@@ -205,9 +219,9 @@ func (p *Processor) release(batch []*job, errs map[*job]error) {
 		switch {
 		case err != nil:
 			p.metrics.Failed.Add(1)
-		case j.in.DeviceID == "" || j.outcome == telemetry.Rejected:
+		case j.verdict() == telemetry.Rejected:
 			p.metrics.Rejected.Add(1)
-		case j.outcome == telemetry.Duplicate:
+		case j.verdict() == telemetry.Duplicate:
 			p.metrics.Duplicates.Add(1)
 		default:
 			p.metrics.Accepted.Add(1)
