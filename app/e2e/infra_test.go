@@ -142,7 +142,7 @@ func startMosquitto(t *testing.T, dir string) (*proc, string) {
 		conf := filepath.Join(dir, fmt.Sprintf("mosquitto-%d.conf", try))
 		text := string(base)
 		for old, repl := range map[string]string{
-			"\nlistener 1883\n":                            fmt.Sprintf("\nlistener %d 127.0.0.1\n", port),
+			"\nlistener 1883\n":                         fmt.Sprintf("\nlistener %d 127.0.0.1\n", port),
 			"\npersistence_location /mosquitto/data/\n": "\npersistence_location " + data + "\n",
 		} {
 			require.Contains(t, text, old, "%s changed: the test cannot move it", mosquittoConf)
