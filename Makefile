@@ -38,7 +38,7 @@ test-unit:
 
 ## test-dashboard: the dashboard's own tests (model, and the page against a fake API: 1,000 devices, paging, escaping, phone layout)
 test-dashboard: dashboard
-	cd dashboard && node --test test/model.test.mjs test/devserver.test.mjs
+	cd dashboard && node --test test/model.test.mjs test/devserver.test.mjs test/api.test.mjs
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./app/telemetry/

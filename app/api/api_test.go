@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -30,7 +32,20 @@ func (f *fakePipeline) Process(_ context.Context, m pipeline.Message) (pipeline.
 	f.messages = append(f.messages, m)
 	return pipeline.Result{Accepted: 1}, f.err
 }
-func (f *fakePipeline) Devices(context.Context) ([]telemetry.Summary, error) { return f.devices, f.err }
+
+// DevicePage pages f.devices, which the test gives sorted by id.
+func (f *fakePipeline) DevicePage(_ context.Context, after string, limit int) ([]telemetry.Summary, string, error) {
+	var out []telemetry.Summary
+	for _, d := range f.devices {
+		if d.DeviceID > after {
+			out = append(out, d)
+		}
+	}
+	if len(out) > limit {
+		return out[:limit], out[limit-1].DeviceID, f.err
+	}
+	return out, "", f.err
+}
 func (f *fakePipeline) Device(_ context.Context, id string) (telemetry.Summary, error) {
 	if f.err != nil {
 		return telemetry.Summary{}, f.err
@@ -173,4 +188,46 @@ func TestIngestPassesTransportHeaderAndLimitsBody(t *testing.T) {
 	w = serve(t, f, "POST", "/api/telemetry", big)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
 	assert.Len(t, f.messages, 1, "an oversized body never reaches the pipeline")
+}
+
+// TestDevicePaging follows the Link headers of GET /api/devices from the
+// first page to the last, and refuses malformed paging parameters.
+func TestDevicePaging(t *testing.T) {
+	f := &fakePipeline{}
+	for _, id := range []string{"a", "b/c", "d", "e", "f"} {
+		f.devices = append(f.devices, telemetry.Summary{DeviceID: id})
+	}
+	var pages [][]string
+	path := "/api/devices?limit=2"
+	for range 10 {
+		w := serve(t, f, http.MethodGet, path, "")
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		var got []telemetry.Summary
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got), "still a JSON array")
+		var ids []string
+		for _, d := range got {
+			ids = append(ids, d.DeviceID)
+		}
+		pages = append(pages, ids)
+		link := w.Header().Get("Link")
+		if link == "" {
+			break
+		}
+		m := regexp.MustCompile(`^<([^>]+)>; rel="next"$`).FindStringSubmatch(link)
+		require.NotNil(t, m, "Link header %q", link)
+		path = m[1]
+	}
+	assert.Equal(t, [][]string{{"a", "b/c"}, {"d", "e"}, {"f"}}, pages)
+
+	w := serve(t, f, http.MethodGet, "/api/devices", "")
+	assert.Empty(t, w.Header().Get("Link"), "5 devices fit the default page")
+
+	for _, bad := range []string{"limit=0", "limit=10001", "limit=x", "cursor=%21%21", "cursor="} {
+		w := serve(t, f, http.MethodGet, "/api/devices?"+bad, "")
+		if bad == "cursor=" {
+			assert.Equal(t, http.StatusOK, w.Code, "an empty cursor is the first page")
+			continue
+		}
+		assert.Equal(t, http.StatusBadRequest, w.Code, bad)
+	}
 }

@@ -41,10 +41,18 @@ func (h *handlers) ingest(c *gin.Context) {
 }
 
 func (h *handlers) listDevices(c *gin.Context) {
-	ds, err := h.deps.Devices.Devices(c.Request.Context())
+	pg, err := parsePage(c.Query("limit"), c.Query("cursor"))
 	if err != nil {
 		h.fail(c, err)
 		return
+	}
+	ds, next, err := h.deps.Devices.DevicePage(c.Request.Context(), pg.after, pg.limit)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if next != "" {
+		c.Header("Link", nextLink(c.Request.URL.Path, pg.limit, next))
 	}
 	c.JSON(http.StatusOK, ds)
 }

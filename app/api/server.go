@@ -22,7 +22,9 @@ type Ingester interface {
 
 // DeviceReader reads committed device state and rejections.
 type DeviceReader interface {
-	Devices(ctx context.Context) ([]telemetry.Summary, error)
+	// DevicePage returns up to limit devices with ids after after, sorted
+	// by id, and the next page's cursor ("" when none remain).
+	DevicePage(ctx context.Context, after string, limit int) ([]telemetry.Summary, string, error)
 	Device(ctx context.Context, id string) (telemetry.Summary, error)
 	Rejected(ctx context.Context) ([]pipeline.Rejection, error)
 }

@@ -363,3 +363,44 @@ func TestCalibrationCacheExpires(t *testing.T) {
 	require.NoError(t, process(t, p, `{"deviceId":"d1","messageId":"3","temperature":5}`))
 	assert.Equal(t, 25.0, *device(t, p, "d1").Temperature, "after the TTL the stored record is read again")
 }
+
+func TestDevicePage(t *testing.T) {
+	p := start(t, newMemStore(), Config{})
+	ids := []string{"d5", "d1", "d3", "d2", "d4"}
+	for i, id := range ids {
+		require.NoError(t, process(t, p, fmt.Sprintf(`{"deviceId":%q,"temperature":%d}`, id, i), "", "m-"+id))
+	}
+	tests := []struct {
+		name     string
+		limit    int
+		wantSeen [][]string // ids per page
+	}{
+		{"pages of two", 2, [][]string{{"d1", "d2"}, {"d3", "d4"}, {"d5"}}},
+		{"a page that ends exactly at the last device", 5, [][]string{{"d1", "d2", "d3", "d4", "d5"}}},
+		{"one page", 100, [][]string{{"d1", "d2", "d3", "d4", "d5"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var seen [][]string
+			after := ""
+			for range 10 {
+				page, next, err := p.DevicePage(context.Background(), after, tt.limit)
+				require.NoError(t, err)
+				var got []string
+				for _, d := range page {
+					got = append(got, d.DeviceID)
+				}
+				seen = append(seen, got)
+				if next == "" {
+					break
+				}
+				after = next
+			}
+			assert.Equal(t, tt.wantSeen, seen)
+		})
+	}
+	page, next, err := p.DevicePage(context.Background(), "d9", 2)
+	require.NoError(t, err)
+	assert.Empty(t, page, "after the last id")
+	assert.Empty(t, next)
+}

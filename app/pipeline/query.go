@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/enviromon/enviromon/app/telemetry"
 )
@@ -18,6 +19,37 @@ func (p *Processor) Devices(ctx context.Context) ([]telemetry.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.readDevices(ctx, ids)
+}
+
+// DevicePage returns the devices of up to limit (> 0) indexed ids that sort
+// after after ("" for the first page), sorted by id, and the cursor of the
+// next page: the last id of this one, or "" when none remain. Only the
+// page's records are read: memory and store reads follow limit, not the
+// fleet's size. (An indexed id without a record yet is skipped, so a page
+// may hold fewer devices than limit.)
+func (p *Processor) DevicePage(ctx context.Context, after string, limit int) ([]telemetry.Summary, string, error) {
+	ids, err := p.index.all(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	start, found := slices.BinarySearch(ids, after)
+	if found {
+		start++
+	}
+	ids = ids[start:]
+	next := ""
+	if len(ids) > limit {
+		ids = ids[:limit]
+		next = ids[limit-1]
+	}
+	page, err := p.readDevices(ctx, ids)
+	return page, next, err
+}
+
+// readDevices reads the device records of ids in bulk, in order, skipping
+// ids without a record.
+func (p *Processor) readDevices(ctx context.Context, ids []string) ([]telemetry.Summary, error) {
 	out := make([]telemetry.Summary, 0, len(ids))
 	for start := 0; start < len(ids); start += readChunk {
 		chunk := ids[start:min(start+readChunk, len(ids))]
