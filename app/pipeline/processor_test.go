@@ -120,7 +120,7 @@ func TestProcessArrayUsesTransportIDPerItem(t *testing.T) {
 	require.NoError(t, process(t, p, batch, "", "seq-7"))
 	assert.Equal(t, int64(2), device(t, p, "d1").Count)
 	assert.Equal(t, int64(1), device(t, p, "d2").Count)
-	all, err := p.Devices(context.Background())
+	all, _, err := p.DevicePage(context.Background(), "", 10)
 	require.NoError(t, err)
 	require.Len(t, all, 2)
 	assert.Equal(t, "d1", all[0].DeviceID)

@@ -12,16 +12,6 @@ import (
 // readChunk bounds the keys of one bulk read when listing devices.
 const readChunk = 256
 
-// Devices returns every indexed device, sorted by id. It reads the store,
-// not a cache, so it is right after a restart and across replicas.
-func (p *Processor) Devices(ctx context.Context) ([]telemetry.Summary, error) {
-	ids, err := p.index.all(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return p.readDevices(ctx, ids)
-}
-
 // DevicePage returns the devices of up to limit (> 0) indexed ids that sort
 // after after ("" for the first page), sorted by id, and the cursor of the
 // next page: the last id of this one, or "" when none remain. Only the
