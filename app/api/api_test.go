@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,11 +27,21 @@ type fakePipeline struct {
 	err      error
 	saved    map[string]telemetry.Calibration
 	messages []pipeline.Message
+	now      time.Time // Fleet's clock
 }
 
 func (f *fakePipeline) Process(_ context.Context, m pipeline.Message) (pipeline.Result, error) {
 	f.messages = append(f.messages, m)
 	return pipeline.Result{Accepted: 1}, f.err
+}
+
+// Fleet adds up f.devices as the pipeline does, at the time of the newest.
+func (f *fakePipeline) Fleet(_ context.Context, offlineAfter time.Duration) (telemetry.Fleet, error) {
+	var fl telemetry.Fleet
+	for _, d := range f.devices {
+		fl.Add(d, f.now, offlineAfter)
+	}
+	return fl, f.err
 }
 
 // DevicePage pages f.devices, which the test gives sorted by id.
@@ -229,5 +240,40 @@ func TestDevicePaging(t *testing.T) {
 			continue
 		}
 		assert.Equal(t, http.StatusBadRequest, w.Code, bad)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	f := &fakePipeline{now: now, devices: []telemetry.Summary{
+		{DeviceID: "a", Count: 3, LastSeen: now.Add(-30 * time.Second)},
+		{DeviceID: "b", Count: 4, Rejected: 1, LastSeen: now.Add(-90 * time.Second)},
+	}}
+	tests := []struct {
+		query      string
+		wantStatus int
+		wantOnline int
+	}{
+		{"", http.StatusOK, 1},
+		{"?offlineAfter=2m", http.StatusOK, 2},
+		{"?offlineAfter=10ms", http.StatusBadRequest, 0},
+		{"?offlineAfter=48h", http.StatusBadRequest, 0},
+		{"?offlineAfter=soon", http.StatusBadRequest, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			w := serve(t, f, http.MethodGet, "/api/summary"+tt.query, "")
+			require.Equal(t, tt.wantStatus, w.Code, w.Body.String())
+			if tt.wantStatus != http.StatusOK {
+				return
+			}
+			var got telemetry.Fleet
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
+			assert.Equal(t, 2, got.Devices)
+			assert.Equal(t, tt.wantOnline, got.Online)
+			assert.Equal(t, 2-tt.wantOnline, got.Offline)
+			assert.Equal(t, int64(7), got.Messages)
+			assert.Equal(t, int64(1), got.Rejected)
+		})
 	}
 }

@@ -57,6 +57,30 @@ func (h *handlers) listDevices(c *gin.Context) {
 	c.JSON(http.StatusOK, ds)
 }
 
+// summary answers the fleet's figures without the device list:
+// ?offlineAfter= (a Go duration, 1s to 24h, default 60s as the dashboard's)
+// says how recent "online" is.
+func (h *handlers) summary(c *gin.Context) {
+	offlineAfter := defaultOfflineAfter
+	if v := c.Query("offlineAfter"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 24*time.Hour {
+			h.fail(c, fmt.Errorf("%w: offlineAfter must be a duration from 1s to 24h, such as 90s", errBadRequest))
+			return
+		}
+		offlineAfter = d
+	}
+	f, err := h.deps.Devices.Fleet(c.Request.Context(), offlineAfter)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, f)
+}
+
+// defaultOfflineAfter matches the dashboard's default offline threshold.
+const defaultOfflineAfter = 60 * time.Second
+
 func (h *handlers) getDevice(c *gin.Context) {
 	d, err := h.deps.Devices.Device(c.Request.Context(), c.Param("id"))
 	if err != nil {

@@ -26,6 +26,8 @@ type DeviceReader interface {
 	// by id, and the next page's cursor ("" when none remain).
 	DevicePage(ctx context.Context, after string, limit int) ([]telemetry.Summary, string, error)
 	Device(ctx context.Context, id string) (telemetry.Summary, error)
+	// Fleet adds up every device; online means seen within offlineAfter.
+	Fleet(ctx context.Context, offlineAfter time.Duration) (telemetry.Fleet, error)
 	Rejected(ctx context.Context) ([]pipeline.Rejection, error)
 }
 
@@ -89,6 +91,7 @@ func NewRouter(deps Deps) *gin.Engine {
 	if deps.Devices != nil {
 		api.GET("/devices", h.listDevices)
 		api.GET("/devices/:id", h.getDevice)
+		api.GET("/summary", h.summary)
 		api.GET("/rejected", h.listRejected)
 	}
 	if deps.Calibrations != nil {

@@ -404,3 +404,26 @@ func TestDevicePage(t *testing.T) {
 	assert.Empty(t, page, "after the last id")
 	assert.Empty(t, next)
 }
+
+func TestFleet(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	p := start(t, newMemStore(), Config{}, WithClock(clock))
+	for i, id := range []string{"a", "b", "c"} {
+		require.NoError(t, process(t, p, fmt.Sprintf(`{"deviceId":%q,"temperature":%d}`, id, i), "", "m-"+id))
+	}
+	require.NoError(t, process(t, p, `{"deviceId":"c","temperature":500}`, "", "m-c-bad"))
+
+	f, err := p.Fleet(context.Background(), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, telemetry.Fleet{Devices: 3, Online: 3, Messages: 3, Rejected: 1, LastSeen: now}, f)
+
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	f, err = p.Fleet(context.Background(), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, 0, f.Online)
+	assert.Equal(t, 3, f.Offline)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/enviromon/enviromon/app/telemetry"
 )
@@ -35,6 +36,27 @@ func (p *Processor) DevicePage(ctx context.Context, after string, limit int) ([]
 	}
 	page, err := p.readDevices(ctx, ids)
 	return page, next, err
+}
+
+// Fleet adds up every indexed device, reading them in chunks so that
+// memory stays bounded whatever the fleet's size.
+func (p *Processor) Fleet(ctx context.Context, offlineAfter time.Duration) (telemetry.Fleet, error) {
+	var f telemetry.Fleet
+	ids, err := p.index.all(ctx)
+	if err != nil {
+		return f, err
+	}
+	now := p.now()
+	for start := 0; start < len(ids); start += readChunk {
+		page, err := p.readDevices(ctx, ids[start:min(start+readChunk, len(ids))])
+		if err != nil {
+			return f, err
+		}
+		for _, d := range page {
+			f.Add(d, now, offlineAfter)
+		}
+	}
+	return f, nil
 }
 
 // readDevices reads the device records of ids in bulk, in order, skipping
