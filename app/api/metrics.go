@@ -20,6 +20,7 @@ func (h *handlers) metrics(c *gin.Context) {
 		{"readings_rejected_total", "Invalid readings counted and dead-lettered.", s.Rejected},
 		{"readings_duplicate_total", "Redelivered readings recognised and not counted again.", s.Duplicates},
 		{"readings_failed_total", "Readings whose commit failed; the transport redelivers them.", s.Failed},
+		{"messages_failed_total", "Messages failed before their readings reached a commit (calibration unreadable, stopping); the transport redelivers them.", s.Unprepared},
 		{"commits_total", "Group commits.", s.Flushes},
 		{"commit_readings_total", "Readings over all group commits.", s.Batched},
 		{"store_writes_total", "State store writes attempted.", s.Writes},

@@ -70,6 +70,10 @@ func TestStoreOutage(t *testing.T) {
 	assert.Positive(t, firstHalf, "no delivery reached the app in the first half of the outage")
 	assert.Positive(t, secondHalf, "daprd stopped retrying in the second half of the outage")
 	assert.Equal(t, m0["enviromon_readings_accepted_total"], mEnd["enviromon_readings_accepted_total"], "readings counted with the store down")
+	failed := func(m map[string]int64) int64 {
+		return m["enviromon_messages_failed_total"] + m["enviromon_readings_failed_total"]
+	}
+	assert.Positive(t, failed(mEnd)-failed(m0), "the app answered no delivery with an error during the outage")
 
 	require.True(t, redisProc.exited(), "redis still running")
 	redisProc = startDurableRedis(t, dataDir, redisPort)

@@ -34,10 +34,11 @@ type Result struct {
 func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 	p.metrics.Messages.Add(1)
 	jobs, err := p.prepare(ctx, m)
-	if err != nil {
-		return Result{}, err
+	if err == nil {
+		err = p.enqueue(ctx, jobs)
 	}
-	if err := p.enqueue(ctx, jobs); err != nil {
+	if err != nil {
+		p.metrics.Unprepared.Add(1)
 		return Result{}, err
 	}
 	var errs []error

@@ -10,6 +10,10 @@ type Metrics struct {
 	Rejected   atomic.Int64 // invalid readings counted and dead-lettered
 	Duplicates atomic.Int64 // readings recognised as redelivered
 	Failed     atomic.Int64 // readings whose commit failed (the transport redelivers)
+	// Unprepared counts messages answered with an error before all their
+	// readings were handed to a commit: the calibration could not be read,
+	// or the pipeline was stopping. The transport redelivers them.
+	Unprepared atomic.Int64
 	Flushes    atomic.Int64 // group commits
 	Batched    atomic.Int64 // readings over all flushes (Batched/Flushes = mean batch)
 	Writes     atomic.Int64 // keys written or attempted
@@ -25,6 +29,7 @@ type Metrics struct {
 // Snapshot is a point-in-time copy of Metrics.
 type Snapshot struct {
 	Messages, Accepted, Rejected, Duplicates, Failed int64
+	Unprepared                                       int64
 	Flushes, Batched, Writes, Conflicts, Retries     int64
 	Notified, Transactions, BatchConflicts           int64
 }
@@ -33,7 +38,7 @@ type Snapshot struct {
 func (m *Metrics) Snapshot() Snapshot {
 	return Snapshot{
 		Messages: m.Messages.Load(), Accepted: m.Accepted.Load(), Rejected: m.Rejected.Load(),
-		Duplicates: m.Duplicates.Load(), Failed: m.Failed.Load(), Flushes: m.Flushes.Load(),
+		Duplicates: m.Duplicates.Load(), Failed: m.Failed.Load(), Unprepared: m.Unprepared.Load(), Flushes: m.Flushes.Load(),
 		Batched: m.Batched.Load(), Writes: m.Writes.Load(), Conflicts: m.Conflicts.Load(),
 		Retries: m.Retries.Load(), Notified: m.Notified.Load(),
 		Transactions: m.Transactions.Load(), BatchConflicts: m.BatchConflicts.Load(),
