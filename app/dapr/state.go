@@ -10,21 +10,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/dapr/go-sdk/client"
 
+	"github.com/enviromon/enviromon/app/component"
 	"github.com/enviromon/enviromon/app/pipeline"
 )
 
 // bulkParallelism caps the concurrent reads daprd makes for stores without a
 // native bulk get (Redis, Table Storage), as the in-process adapter does.
 const bulkParallelism = 32
-
-// keySeparator is daprd's separator between its key prefix and the key;
-// daprd refuses keys that contain it.
-const keySeparator = "||"
 
 // StateClient is the part of the go-sdk client.Client that State uses.
 type StateClient interface {
@@ -155,12 +151,11 @@ func (s *State) fail(op, key string, err error) error {
 // and keeps the refusal from looking like a store error.
 var errKey = errors.New("illegal key")
 
+// checkKey applies daprd's key rule (component.StoredKey), as the
+// in-process adapter does.
 func checkKey(key string) error {
-	switch {
-	case key == "":
-		return fmt.Errorf("empty key: %w", errKey)
-	case strings.Contains(key, keySeparator):
-		return fmt.Errorf("key %q contains %q: %w", key, keySeparator, errKey)
+	if _, err := component.StoredKey("", key); err != nil {
+		return fmt.Errorf("%w: %w", errKey, err)
 	}
 	return nil
 }
