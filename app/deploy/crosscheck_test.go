@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"net"
+	"sigs.k8s.io/yaml"
 	"strconv"
 	"strings"
 	"testing"
@@ -237,6 +238,48 @@ func checkNamespace(objs []object) []string {
 	return bad
 }
 
+// checkStateManifest: the folder the app's -components names is a mounted
+// ConfigMap of the rendered output, holding the manifest of the Component
+// -state names (the app reads it for its key-layout check at start-up; a
+// missing ConfigMap would keep the pod from starting at all).
+func checkStateManifest(a appDeployment, objs []object) []string {
+	dir := a.args["components"]
+	if dir == "" {
+		return []string{"the app has no -components: its state key layout goes unchecked"}
+	}
+	var mount *corev1.VolumeMount
+	for i := range a.app.VolumeMounts {
+		if m := &a.app.VolumeMounts[i]; m.MountPath == dir {
+			mount = m
+		}
+	}
+	if mount == nil {
+		return []string{fmt.Sprintf("-components %s: no volume is mounted there", dir)}
+	}
+	var cmName string
+	for _, v := range a.dep.Spec.Template.Spec.Volumes {
+		if v.Name == mount.Name && v.ConfigMap != nil {
+			cmName = v.ConfigMap.Name
+		}
+	}
+	if cmName == "" {
+		return []string{fmt.Sprintf("volume %s at %s is not a ConfigMap", mount.Name, dir)}
+	}
+	for _, cm := range objectsOf[corev1.ConfigMap](objs) {
+		if cm.Name != cmName {
+			continue
+		}
+		for _, text := range cm.Data {
+			var c componentsapi.Component
+			if err := yaml.Unmarshal([]byte(text), &c); err == nil && c.TypeMeta.Kind == "Component" && c.ObjectMeta.Name == a.args["state"] {
+				return nil
+			}
+		}
+		return []string{fmt.Sprintf("ConfigMap %s holds no manifest of Component %q", cmName, a.args["state"])}
+	}
+	return []string{fmt.Sprintf("volume %s names ConfigMap %s, which the overlay does not create", mount.Name, cmName)}
+}
+
 // TestCrossChecks: the names and ports the Deployment, the Service, the
 // Dapr resources and the app's flags use agree, in each overlay.
 func TestCrossChecks(t *testing.T) {
@@ -254,6 +297,7 @@ func TestCrossChecks(t *testing.T) {
 			assert.Empty(t, checkConfiguration(a, objs), dir)
 			assert.Empty(t, checkService(a, objs), dir)
 			assert.Empty(t, checkNamespace(objs), dir)
+			assert.Empty(t, checkStateManifest(a, objs), dir)
 		})
 	}
 }
@@ -309,6 +353,18 @@ func TestCrossChecksRefuse(t *testing.T) {
 		{"app listens elsewhere",
 			func(a appDeployment, _ []object) { a.args["addr"] = "0.0.0.0:8081" },
 			checkService, "-addr"},
+		{"state manifest not mounted",
+			func(a appDeployment, _ []object) { a.args["components"] = "/elsewhere" },
+			checkStateManifest, "no volume is mounted there"},
+		{"state manifest's ConfigMap missing",
+			func(a appDeployment, _ []object) {
+				for _, v := range a.dep.Spec.Template.Spec.Volumes {
+					if v.ConfigMap != nil {
+						v.ConfigMap.Name = "gone"
+					}
+				}
+			},
+			checkStateManifest, "which the overlay does not create"},
 		{"object in another namespace",
 			func(_ appDeployment, objs []object) { objectsOf[corev1.Service](objs)[0].Namespace = "default" },
 			func(_ appDeployment, objs []object) []string { return checkNamespace(objs) },
