@@ -64,7 +64,7 @@ func diff(want, got map[string]counts) string {
 }
 
 // settle polls read until it returns want, and returns how long that took.
-func settle(t *testing.T, what string, timeout time.Duration, want map[string]counts, read func(context.Context) (map[string]counts, error)) time.Duration {
+func settle(t testing.TB, what string, timeout time.Duration, want map[string]counts, read func(context.Context) (map[string]counts, error)) time.Duration {
 	t.Helper()
 	began := time.Now()
 	deadline := began.Add(timeout)
@@ -119,7 +119,7 @@ func getJSON(ctx context.Context, url string, v any) error {
 }
 
 // metrics reads the app's /metrics as name → value.
-func metrics(t *testing.T, base string) map[string]int64 {
+func metrics(t testing.TB, base string) map[string]int64 {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
 	require.NoError(t, err)
@@ -150,7 +150,7 @@ type live struct {
 	ready chan string // the transport, once connected
 }
 
-func startLive(t *testing.T, base string) *live {
+func startLive(t testing.TB, base string) *live {
 	t.Helper()
 	root := tools.root
 	if _, err := os.Stat(filepath.Join(root, "dashboard", "node_modules", "@microsoft", "signalr")); err != nil {

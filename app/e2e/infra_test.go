@@ -40,24 +40,24 @@ type backend struct {
 	name string // its folder under components/local/state
 	// start runs the backend for one case, in dir, and returns the
 	// replacements that point the component YAML at it and a direct reader.
-	start func(t *testing.T, dir string) (map[string]string, store)
+	start func(t testing.TB, dir string) (map[string]string, store)
 }
 
 var (
-	tableStorage = backend{name: "tablestorage", start: func(t *testing.T, _ string) (map[string]string, store) {
+	tableStorage = backend{name: "tablestorage", start: func(t testing.TB, _ string) (map[string]string, store) {
 		az := testenv.StartAzurite(t)
 		s, err := newTableStore(az, "enviromon")
 		require.NoError(t, err)
 		return map[string]string{"http://127.0.0.1:10002/devstoreaccount1": az.TableURL}, s
 	}}
-	sqliteFile = backend{name: "sqlite", start: func(t *testing.T, dir string) (map[string]string, store) {
+	sqliteFile = backend{name: "sqlite", start: func(t testing.TB, dir string) (map[string]string, store) {
 		path := filepath.Join(dir, "state.db")
 		s, err := newSQLiteStore(path, "state")
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
 		return map[string]string{`"data/dapr-state.db"`: fmt.Sprintf("%q", path)}, s
 	}}
-	redisServer = backend{name: "redis", start: func(t *testing.T, _ string) (map[string]string, store) {
+	redisServer = backend{name: "redis", start: func(t testing.TB, _ string) (map[string]string, store) {
 		addr := testenv.StartRedis(t)
 		s := newRedisStore(addr)
 		t.Cleanup(func() { _ = s.Close() })
@@ -68,7 +68,7 @@ var (
 // newStack starts mosquitto, the backend and signalr-local, and writes the
 // copies of components/local and components/local/state/<backend> that
 // point at them.
-func newStack(t *testing.T, b backend) *stack {
+func newStack(t testing.TB, b backend) *stack {
 	t.Helper()
 	requireTools(t)
 	s := &stack{dir: t.TempDir()}
@@ -94,7 +94,7 @@ func newStack(t *testing.T, b backend) *stack {
 
 // copyComponents copies the YAML files of src (not its sub-folders) to dst
 // with every replacement applied, counting them in found.
-func copyComponents(t *testing.T, src, dst string, replace map[string]string, found map[string]int) {
+func copyComponents(t testing.TB, src, dst string, replace map[string]string, found map[string]int) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(dst, 0o755))
 	entries, err := os.ReadDir(src)
@@ -126,7 +126,7 @@ const mosquittoConf = "deploy/overlays/local/mosquitto.conf"
 // configuration, with its listener and data folder moved into the test and
 // subscriptions logged so a test can wait for the binding's, and returns it
 // with its URL.
-func startMosquitto(t *testing.T, dir string) (*proc, string) {
+func startMosquitto(t testing.TB, dir string) (*proc, string) {
 	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
@@ -163,7 +163,7 @@ func startMosquitto(t *testing.T, dir string) (*proc, string) {
 
 // startSignalR runs the local SignalR service with a generated access key
 // and returns its endpoint and the key.
-func startSignalR(t *testing.T, dir string) (endpoint, key string) {
+func startSignalR(t testing.TB, dir string) (endpoint, key string) {
 	t.Helper()
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // never fails

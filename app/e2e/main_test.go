@@ -96,7 +96,7 @@ func findDaprd(root string) {
 }
 
 // requireTools skips the test (fails it when CI is set) without daprd.
-func requireTools(t *testing.T) {
+func requireTools(t testing.TB) {
 	t.Helper()
 	if tools.missing != "" {
 		testenv.Missing(t, "daprd ("+tools.missing+")", daprdInstall)

@@ -31,7 +31,7 @@ func TestStoreOutage(t *testing.T) {
 	var redisProc *proc
 	var redisPort int
 	dataDir := t.TempDir()
-	durableRedis := backend{name: "redis", start: func(t *testing.T, _ string) (map[string]string, store) {
+	durableRedis := backend{name: "redis", start: func(t testing.TB, _ string) (map[string]string, store) {
 		redisPort = testenv.FreePort(t)
 		redisProc = startDurableRedis(t, dataDir, redisPort)
 		s := newRedisStore(fmt.Sprintf("127.0.0.1:%d", redisPort))
@@ -99,7 +99,7 @@ func TestStoreOutage(t *testing.T) {
 
 // startDurableRedis runs redis-server on port with an append-only file
 // fsynced on every write under dir, so a stop and a start keep the data.
-func startDurableRedis(t *testing.T, dir string, port int) *proc {
+func startDurableRedis(t testing.TB, dir string, port int) *proc {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -114,7 +114,7 @@ func startDurableRedis(t *testing.T, dir string, port int) *proc {
 }
 
 // waitStatus polls url until it answers want, for up to limit.
-func waitStatus(t *testing.T, url string, want int, limit time.Duration) bool {
+func waitStatus(t testing.TB, url string, want int, limit time.Duration) bool {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {

@@ -23,7 +23,7 @@ import (
 // different partitions, and the calibration and index records must not all
 // share one. With the component's `keyPrefix: none` every record is its
 // own partition; the check asserts that outcome, not the mechanism.
-func checkPartitions(t *testing.T, base string, s store, devices []string) {
+func checkPartitions(t testing.TB, base string, s store, devices []string) {
 	t.Helper()
 	ts, ok := s.(*tableStore)
 	require.True(t, ok, "the partition check reads Table Storage")

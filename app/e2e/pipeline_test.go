@@ -68,7 +68,7 @@ func TestPipeline(t *testing.T) {
 // connection publishing at QoS 1 to devices/{id}/messages/events/, and
 // requires that every send was acknowledged, with invalid readings and
 // redeliveries among them.
-func sendMQTT(t *testing.T, url string, cfg sim.Config) sim.Stats {
+func sendMQTT(t testing.TB, url string, cfg sim.Config) sim.Stats {
 	t.Helper()
 	sender, err := simmqtt.New(simmqtt.Config{Broker: url})
 	require.NoError(t, err)
@@ -83,7 +83,7 @@ func sendMQTT(t *testing.T, url string, cfg sim.Config) sim.Stats {
 
 // requireClean requires a run whose counts are exact: nothing failed,
 // refused or cut short, and invalid readings and repeats were sent.
-func requireClean(t *testing.T, what string, s sim.Stats) {
+func requireClean(t testing.TB, what string, s sim.Stats) {
 	t.Helper()
 	require.Zero(t, s.Total.Failures+s.Total.Rejected+s.Total.Cancelled, "%s: %s", what, s)
 	require.NotZero(t, s.Total.Invalid, "%s: the run must include invalid readings", what)

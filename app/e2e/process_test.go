@@ -39,7 +39,7 @@ type procSpec struct {
 
 // startProc starts spec. When the test ends the process group gets SIGTERM,
 // then SIGKILL after 10 s; if the test failed, the output follows.
-func startProc(t *testing.T, spec procSpec) *proc {
+func startProc(t testing.TB, spec procSpec) *proc {
 	t.Helper()
 	p := &proc{name: spec.name, out: &logBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(spec.bin, spec.args...)

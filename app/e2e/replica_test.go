@@ -39,7 +39,7 @@ type replica struct {
 // and the MQTT binding's subscription has reached the broker: a device that
 // publishes after that is delivered. A start that lost one of its ports to
 // another process before binding it is tried again on new ports.
-func (s *stack) startReplica(t *testing.T, pod string) *replica {
+func (s *stack) startReplica(t testing.TB, pod string) *replica {
 	t.Helper()
 	var err error
 	for range 3 {
@@ -58,7 +58,7 @@ func (s *stack) startReplica(t *testing.T, pod string) *replica {
 	return nil
 }
 
-func (s *stack) tryReplica(t *testing.T, pod string) (*replica, error) {
+func (s *stack) tryReplica(t testing.TB, pod string) (*replica, error) {
 	ports := freePorts(t, 5)
 	appPort, httpPort, grpcPort, metricsPort, internalPort := ports[0], ports[1], ports[2], ports[3], ports[4]
 	r := &replica{pod: pod, base: "http://127.0.0.1:" + appPort}
@@ -125,7 +125,7 @@ func (r *replica) lostPort() bool {
 // freePorts returns n distinct ports of 127.0.0.1 that were free a moment
 // ago. The listeners are held until all are chosen: closing each at once
 // lets the kernel hand the same port out again.
-func freePorts(t *testing.T, n int) []string {
+func freePorts(t testing.TB, n int) []string {
 	t.Helper()
 	ports := make([]string, n)
 	for i := range ports {

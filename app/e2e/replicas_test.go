@@ -115,7 +115,7 @@ func TestReplicas(t *testing.T) {
 // sendHTTP runs the simulator through s and requires a clean run. It runs
 // beside sendMQTT, so it reports with t.Errorf rather than stopping the
 // test from another goroutine.
-func sendHTTP(t *testing.T, s *bothSender, cfg sim.Config) sim.Stats {
+func sendHTTP(t testing.TB, s *bothSender, cfg sim.Config) sim.Stats {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	stats, err := sim.Run(ctx, cfg, s)
