@@ -129,8 +129,8 @@ func metrics(t testing.TB, base string) map[string]int64 {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || strings.HasPrefix(name, "#") {
-			continue
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") || strings.HasSuffix(name, "_sum") {
+			continue // comments, and a histogram's buckets and float sum
 		}
 		n, err := strconv.ParseInt(value, 10, 64)
 		require.NoError(t, err, sc.Text())
@@ -148,15 +148,21 @@ type live struct {
 	mu    sync.Mutex
 	max   map[string]int64
 	ready chan string // the transport, once connected
+	// seen, when set, gets every message id received and its receipt time.
+	seen func(messageID string, at time.Time)
 }
 
-func startLive(t testing.TB, base string) *live {
+func startLive(t testing.TB, base string) *live { return startLiveSeen(t, base, nil) }
+
+// startLiveSeen is startLive that also hands every message id received, with
+// its receipt time, to seen.
+func startLiveSeen(t testing.TB, base string, seen func(messageID string, at time.Time)) *live {
 	t.Helper()
 	root := tools.root
 	if _, err := os.Stat(filepath.Join(root, "dashboard", "node_modules", "@microsoft", "signalr")); err != nil {
 		testenv.Missing(t, "the dashboard's npm packages", "make dashboard")
 	}
-	l := &live{max: map[string]int64{}, ready: make(chan string, 1)}
+	l := &live{max: map[string]int64{}, ready: make(chan string, 1), seen: seen}
 	// The client stops when its standard input ends: hold it open.
 	r, w, err := os.Pipe()
 	require.NoError(t, err)
@@ -169,7 +175,9 @@ func startLive(t testing.TB, base string) *live {
 				Ready     bool   `json:"ready"`
 				Transport string `json:"transport"`
 				DeviceID  string `json:"deviceId"`
+				MessageID string `json:"messageId"`
 				Count     int64  `json:"count"`
+				At        int64  `json:"at"`
 			}
 			if json.Unmarshal(line, &m) != nil {
 				return
@@ -177,6 +185,9 @@ func startLive(t testing.TB, base string) *live {
 			if m.Ready {
 				l.ready <- m.Transport
 				return
+			}
+			if l.seen != nil && m.MessageID != "" {
+				l.seen(m.MessageID, time.UnixMilli(m.At))
 			}
 			l.mu.Lock()
 			l.max[m.DeviceID] = max(l.max[m.DeviceID], m.Count)

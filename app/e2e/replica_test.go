@@ -60,7 +60,7 @@ func (s *stack) startReplica(t testing.TB, pod string) *replica {
 
 func (s *stack) tryReplica(t testing.TB, pod string) (*replica, error) {
 	ports := freePorts(t, 5)
-	appPort, httpPort, grpcPort, metricsPort, internalPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	appPort, httpPort, grpcPort := ports[0], ports[1], ports[2]
 	r := &replica{pod: pod, base: "http://127.0.0.1:" + appPort}
 
 	r.app = startProc(t, procSpec{name: "enviromon " + pod, bin: tools.enviromon, dir: s.dir,
@@ -68,6 +68,31 @@ func (s *stack) tryReplica(t testing.TB, pod string) (*replica, error) {
 		args: []string{"-mode", "sidecar", "-addr", "127.0.0.1:" + appPort, "-app-id", appID, "-dashboard", "",
 			"-input", inputBinding, "-state", stateStore, "-output", outputBinding, "-components", s.stateDir}})
 
+	r.daprd = s.daprd(t, pod, appPort, ports[1:])
+
+	steps := []struct {
+		p     *proc
+		what  string
+		limit time.Duration
+		ready func(context.Context) error
+	}{
+		{r.daprd, "healthy sidecar", 90 * time.Second, daprdHealthy(httpPort)},
+		{r.app, "ready app", 30 * time.Second, statusIs(r.base+"/readyz", http.StatusOK)},
+		{s.broker, "subscription of " + pod, 30 * time.Second, s.broker.logged(pod+"-consumer", shareTopic)},
+	}
+	for _, st := range steps {
+		if err := st.p.waitFor(st.what, st.limit, st.ready); err != nil {
+			return r, fmt.Errorf("%w (daprd: %s, app: %s)", err, r.daprd.state(), r.app.state())
+		}
+	}
+	return r, nil
+}
+
+// daprd starts a sidecar for the app on appPort with this stack's
+// components, on ports (HTTP, gRPC, metrics, internal gRPC).
+func (s *stack) daprd(t testing.TB, pod, appPort string, ports []string) *proc {
+	t.Helper()
+	httpPort, grpcPort, metricsPort, internalPort := ports[0], ports[1], ports[2], ports[3]
 	args := []string{
 		"--app-id", appID,
 		"--app-port", appPort,
@@ -89,26 +114,13 @@ func (s *stack) tryReplica(t testing.TB, pod string) (*replica, error) {
 	for _, dir := range s.resources {
 		args = append(args, "--resources-path", dir)
 	}
-	r.daprd = startProc(t, procSpec{name: "daprd " + pod, bin: tools.daprd, args: args, dir: s.dir,
+	return startProc(t, procSpec{name: "daprd " + pod, bin: tools.daprd, args: args, dir: s.dir,
 		env: childEnv(append([]string{"POD_NAME=" + pod}, s.env...)...)})
+}
 
-	healthz := fmt.Sprintf("http://127.0.0.1:%s/v1.0/healthz", httpPort)
-	steps := []struct {
-		p     *proc
-		what  string
-		limit time.Duration
-		ready func(context.Context) error
-	}{
-		{r.daprd, "healthy sidecar", 90 * time.Second, statusIs(healthz, http.StatusNoContent, http.StatusOK)},
-		{r.app, "ready app", 30 * time.Second, statusIs(r.base+"/readyz", http.StatusOK)},
-		{s.broker, "subscription of " + pod, 30 * time.Second, s.broker.logged(pod+"-consumer", shareTopic)},
-	}
-	for _, st := range steps {
-		if err := st.p.waitFor(st.what, st.limit, st.ready); err != nil {
-			return r, fmt.Errorf("%w (daprd: %s, app: %s)", err, r.daprd.state(), r.app.state())
-		}
-	}
-	return r, nil
+// daprdHealthy succeeds once the daprd on httpPort reports healthy.
+func daprdHealthy(httpPort string) func(context.Context) error {
+	return statusIs(fmt.Sprintf("http://127.0.0.1:%s/v1.0/healthz", httpPort), http.StatusNoContent, http.StatusOK)
 }
 
 // lostPort reports whether the app or daprd exited because a port it was

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const output = `goos: linux
+cpu: Test CPU @ 2GHz
+BenchmarkEmbedded/devices=1000-2   	       1	      9000 ceilingA-msgs/s	       800.0 msgs/s	         0.1 x-ceilingA
+BenchmarkEmbedded/devices=1000-2   	       1	     10000 ceilingA-msgs/s	       900.0 msgs/s	         0.09 x-ceilingA
+BenchmarkEmbedded/devices=1000-2   	       1	     11000 ceilingA-msgs/s	      1000 msgs/s	         0.0909 x-ceilingA
+BenchmarkEmbedded/devices=1000 log line that is not a result
+BenchmarkSidecar/store=tablestorage-2 	       1	 0.15 writes/msg
+PASS
+`
+
+func TestParse(t *testing.T) {
+	r, err := parse(strings.NewReader(output))
+	require.NoError(t, err)
+	assert.Equal(t, "Test CPU @ 2GHz", r.cpu)
+	assert.Equal(t, []string{"BenchmarkEmbedded/devices=1000", "BenchmarkSidecar/store=tablestorage"}, r.order)
+	s, ok := r.get("BenchmarkEmbedded/devices=1000", "msgs/s")
+	require.True(t, ok)
+	assert.Equal(t, []float64{800, 900, 1000}, s.values)
+	assert.Equal(t, "900 (800–1,000)", cell(s))
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		values []float64
+		want   float64
+	}{
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	} {
+		assert.Equal(t, tc.want, sample{values: tc.values}.median(), "%v", tc.values)
+	}
+}
+
+func TestNum(t *testing.T) {
+	for v, want := range map[float64]string{1234567: "1,234,567", 123.4: "123", 45.67: "45.7", 2.345: "2.35", 0.1234: "0.123", -4500: "-4,500"} {
+		assert.Equal(t, want, num(v), "%v", v)
+	}
+}
+
+func TestTargets(t *testing.T) {
+	r, err := parse(strings.NewReader(output))
+	require.NoError(t, err)
+	body := render(r, header{date: "2026-11-30", machine: "m", versions: "v", runs: "3 runs", commands: []string{"make bench"}})
+	assert.Contains(t, body, "| embedded ≥ 0.8 × ceiling A (1,000 devices) | 0.091 | **no** |")
+	assert.Contains(t, body, "| Azurite ≤ 0.2 store writes per message | 0.150 | yes |")
+	assert.Contains(t, body, "| sidecar on redis ≥ 0.8 × ceiling B | not measured | – |")
+	assert.Contains(t, body, "| devices=1000 | 900 (800–1,000) | 10,000 (9,000–11,000) |")
+}
+
+func TestSplice(t *testing.T) {
+	doc := "# R\n## Performance\n" + beginMarker + "\nold\n" + endMarker + "\nafter\n"
+	got, err := splice(doc, "new\n")
+	require.NoError(t, err)
+	assert.Equal(t, "# R\n## Performance\n"+beginMarker+"\nnew\n"+endMarker+"\nafter\n", got)
+	_, err = splice("# no markers", "x")
+	assert.Error(t, err)
+}
+
+func TestCosts(t *testing.T) {
+	top := `File: enviromon
+      flat  flat%   sum%        cum   cum%
+     1.20s 30.00% 30.00%      1.20s 30.00%  runtime.futex
+     0.80s 20.00% 50.00%      0.90s 22.50%  encoding/json.(*decodeState).object
+     0.60s 15.00% 65.00%      0.60s 15.00%  runtime.memmove
+     0.40s 10.00% 75.00%      0.40s 10.00%  github.com/mochi-mqtt/server/v2.(*Client).Read
+     0.20s  5.00% 80.00%      0.20s  5.00%  syscall.Syscall6
+`
+	assert.Equal(t, []string{
+		"`runtime` 45 % (most in `futex`)",
+		"`encoding/json` 20 % (most in `(*decodeState).object`)",
+		"`github.com/mochi-mqtt/server/v2` 10 % (most in `(*Client).Read`)",
+	}, costs(top, 3))
+}
