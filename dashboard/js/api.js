@@ -1,4 +1,5 @@
 // The dashboard's HTTP API client.
+import { normalizeFleet } from './fleet.js';
 
 /** pageSize is how many devices the dashboard asks for per request. */
 const pageSize = 5000;
@@ -22,6 +23,44 @@ export async function fetchDevices(apiBase, signal) {
     url = nextPage(res.headers.get('Link'), res.url || url);
   }
   return all;
+}
+
+/**
+ * fetchFleet returns the fleet's figures from GET {apiBase}/api/summary,
+ * normalized (see normalizeFleet), with online meaning heard from within
+ * offlineAfterSeconds: the same threshold as the cards' badges.
+ */
+export async function fetchFleet(apiBase, offlineAfterSeconds, signal) {
+  const url = `${apiBase}/api/summary?offlineAfter=${offlineAfterParam(offlineAfterSeconds)}`;
+  const res = await fetch(url, { cache: 'no-store', headers: { Accept: 'application/json' }, signal });
+  if (!res.ok) throw new Error(`GET /api/summary: HTTP ${res.status}${await errorText(res)}`);
+  const fleet = normalizeFleet(await res.json());
+  if (fleet === null) throw new Error('GET /api/summary: not a fleet summary');
+  return fleet;
+}
+
+// The API takes offlineAfter from 1 s to 24 h; the page's setting may go
+// down to 0.5 s, so the figures then use the API's shortest threshold.
+const minOfflineAfterMs = 1000;
+const maxOfflineAfterMs = 24 * 3600 * 1000;
+
+/**
+ * offlineAfterParam writes seconds as the Go duration ?offlineAfter= takes
+ * ("60s", "1500ms"), within the API's bounds.
+ */
+export function offlineAfterParam(seconds) {
+  const ms = Math.min(maxOfflineAfterMs, Math.max(minOfflineAfterMs, Math.round(seconds * 1000)));
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+// errorText is ": " and the API's {"error": "..."} message, or "".
+async function errorText(res) {
+  try {
+    const body = await res.json();
+    return typeof body?.error === 'string' && body.error !== '' ? `: ${body.error}` : '';
+  } catch {
+    return '';
+  }
 }
 
 /**

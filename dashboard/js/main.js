@@ -1,6 +1,8 @@
-// Entry point: reads the settings, loads the devices, keeps the live
-// connection and refreshes the clock-driven parts of the page each second.
-import { coalesce, fetchDevices } from './api.js';
+// Entry point: reads the settings, loads the devices and the fleet's
+// figures, keeps the live connection and refreshes the clock-driven parts of
+// the page each second.
+import { coalesce, fetchDevices, fetchFleet } from './api.js';
+import { FleetView } from './fleet.js';
 import { Live } from './live.js';
 import { Model, parsePayload } from './model.js';
 import { readSettings } from './settings.js';
@@ -11,6 +13,7 @@ const model = new Model();
 const view = new View(model, settings);
 const notice = document.getElementById('notice');
 const connection = document.getElementById('connection');
+const fleetView = new FleetView(document.getElementById('fleet'));
 const labels = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', offline: 'Offline' };
 
 // debug is read by the browser tests: receipt times give the latency from
@@ -22,18 +25,23 @@ const debug = {
   received: 0,
   stale: 0,
   resyncs: 0,
+  fleetRefreshes: 0,
   receipts: [], // { id, lastSeen, at } of the latest messages, at most 1000
 };
 globalThis.__enviromon = debug;
 
-// standing notices stay shown; show adds the latest problem to them.
+// standing notices stay shown; show adds the latest problem of each source
+// ('devices', 'fleet') to them, until that source works again.
 const standing = [...problems];
 if (!globalThis.signalR) {
   standing.push('The SignalR client (vendor/signalr.min.js) is missing: run "node dashboard/build.mjs". Polling instead.');
 }
+const failing = new Map();
 
-function show(message = '') {
-  const text = [message, ...standing].filter(Boolean).join(' ');
+function show(source, message = '') {
+  if (message) failing.set(source, message);
+  else failing.delete(source);
+  const text = [...failing.values(), ...standing].join(' ');
   notice.textContent = text;
   notice.hidden = text === '';
 }
@@ -57,14 +65,44 @@ function apply(devices, fromLive) {
   if (ids.length > 0 || !fromLive) view.changed(ids, added);
 }
 
+// The fleet's figures are the server's totals, re-read fleetRefreshMs after
+// the last read, whatever started it (a resync or the timer), while the page
+// is visible: online and offline change with the clock alone. Live messages
+// do not adjust them in between: a message's count may already be in the
+// totals just read (the hub and the summary race), so adding it could count
+// it twice.
+const fleetRefreshMs = 10000;
+const fleetTimeoutMs = 30000;
+let fleetTimer = 0;
+const refreshFleet = coalesce(async () => {
+  clearTimeout(fleetTimer);
+  try {
+    fleetView.show(await fetchFleet(settings.apiBase, settings.offlineAfterSeconds, AbortSignal.timeout(fleetTimeoutMs)), Date.now());
+    debug.fleetRefreshes++;
+    show('fleet');
+  } catch (err) {
+    fleetView.stale();
+    show('fleet', `Could not load the fleet figures: ${err.message}`);
+  } finally {
+    fleetTimer = setTimeout(fleetDue, fleetRefreshMs);
+  }
+});
+
+function fleetDue() {
+  if (!document.hidden) refreshFleet(); // else when the page is shown again
+}
+document.addEventListener('visibilitychange', fleetDue);
+
 const resync = coalesce(async () => {
+  const fleet = refreshFleet();
   try {
     apply(await fetchDevices(settings.apiBase), false);
     debug.resyncs++;
-    show();
+    show('devices');
   } catch (err) {
-    show(`Could not load devices: ${err.message}`);
+    show('devices', `Could not load devices: ${err.message}`);
   }
+  await fleet;
 });
 
 const live = new Live({
@@ -84,7 +122,7 @@ const live = new Live({
 });
 debug.live = live;
 
-show();
+show('devices');
 
 // The snapshot shows the devices at once, even when the hub is down; the
 // connection resyncs again once it is up.

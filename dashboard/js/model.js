@@ -126,13 +126,6 @@ export class Model {
     this.filterCache = { query: q, version: this.version, ids };
     return ids;
   }
-
-  /** online counts the devices heard from within offlineMs of now. */
-  online(now, offlineMs) {
-    let n = 0;
-    for (const d of this.devices.values()) if (isOnline(d, now, offlineMs)) n++;
-    return n;
-  }
 }
 
 /** isOnline reports whether d was heard from within offlineMs of now. */

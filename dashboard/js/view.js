@@ -82,7 +82,7 @@ export class View {
       if (card) card.update(this.model.get(id), now, this.offlineMs, this.metric);
     }
     this.dirty.clear();
-    this.summarise(now);
+    this.summarise();
     if (this.lastUpdated !== null) {
       const t = new Date(this.lastUpdated);
       this.els.updated.dateTime = t.toISOString();
@@ -123,19 +123,18 @@ export class View {
     empty.textContent = this.model.size === 0 ? 'No devices yet: waiting for the first message.' : 'No device id matches the search.';
   }
 
-  summarise(now) {
-    const total = this.model.size;
-    const matching = this.model.filter(this.query).length;
-    const online = this.model.online(now, this.offlineMs);
-    let text = `${integer(total)} ${total === 1 ? 'device' : 'devices'}, ${integer(online)} online`;
-    if (matching !== total) text += `, ${integer(matching)} matching`;
-    this.els.summary.textContent = text;
+  // summarise says how many devices match the search. The fleet's figures
+  // are the server's (fleet.js): the page does not count its device list.
+  summarise() {
+    const q = this.query.trim();
+    const matching = q === '' ? 0 : this.model.filter(q).length;
+    this.els.summary.textContent = q === '' ? '' : `${integer(matching)} matching`;
+    this.els.summary.hidden = q === '';
   }
 
   /** tick refreshes relative times and online badges, once a second. */
   tick() {
     const now = Date.now();
     for (const [id, card] of this.cards) card.tick(this.model.get(id), now, this.offlineMs);
-    this.summarise(now);
   }
 }

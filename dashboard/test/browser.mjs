@@ -88,6 +88,11 @@ export async function field(page, id, name) {
   return (await loc.innerText({ timeout: 2000 })).trim();
 }
 
+/** figure returns the visible text of a fleet figure ([data-fleet=key]). */
+export async function figure(page, key) {
+  return (await page.locator(`[data-fleet="${key}"]`).innerText({ timeout: 2000 })).trim();
+}
+
 /** search types q into the page's search box and waits for the redraw. */
 export async function search(page, q) {
   await page.fill('#search', q);

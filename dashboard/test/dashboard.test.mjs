@@ -6,7 +6,8 @@
 //   ENVIROMON_URL=http://127.0.0.1:8080 node --test dashboard/test/dashboard.test.mjs
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cardSelector, eventually, field, launch, number, screenshot, search, sleep, watch } from './browser.mjs';
+import { cardSelector, eventually, field, figure, launch, number, screenshot, search, sleep, watch } from './browser.mjs';
+import { startDevServer } from './devserver.mjs';
 
 const BASE = (process.env.ENVIROMON_URL ?? '').replace(/\/+$/, '');
 const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
@@ -196,6 +197,48 @@ describe('dashboard', { skip: BASE === '' && 'ENVIROMON_URL is not set (the app 
     await eventually(async () => assert.equal(await field(page, id, 'temperature'), '22.2 °C'), { timeout: 5000 });
   });
 
+  test('the fleet figures are the app\'s /api/summary, and follow it', { timeout: 90000 }, async (t) => {
+    const id = `ui-${run}-fleet`;
+    await send(id, { temperature: 20 });
+    const { page, seen } = await open(t);
+    const want = await api('GET', '/api/summary?offlineAfter=60s');
+    const figures = async () => Object.fromEntries(await Promise.all(['devices', 'online', 'offline', 'messages', 'rejected'].map(async (k) => [k, number(await figure(page, k))])));
+    const shown = await eventually(
+      async () => {
+        const f = await figures();
+        assert.equal(f.devices, want.devices); // no test adds devices meanwhile
+        assert.equal(f.online + f.offline, f.devices);
+        assert.ok(f.online >= 1, 'this test\'s device is online');
+        assert.ok(f.messages >= want.messages && f.rejected >= want.rejected, `shown ${JSON.stringify(f)}, app said ${JSON.stringify(want)}`);
+        return f;
+      },
+      { timeout: 25000 },
+    );
+    // A message and a rejection reach the figures by their refresh.
+    await send(id, { temperature: 21 });
+    await api('POST', '/api/telemetry', { deviceId: id, messageId: `bad-${run}-${++seq}`, temperature: 999 });
+    await eventually(
+      async () => {
+        const f = await figures();
+        assert.ok(f.messages >= shown.messages + 1 && f.rejected >= shown.rejected + 1, `shown ${JSON.stringify(f)}, before ${JSON.stringify(shown)}`);
+      },
+      { timeout: 25000 },
+    );
+    assert.deepEqual(seen.errors, []);
+
+    // The dev server's fake answers in the same shape, and refuses the same.
+    const fake = await startDevServer({ devices: 1, tickMs: 0, hub: false });
+    t.after(() => fake.close());
+    const fakeSummary = await (await fetch(`${fake.url}/api/summary?offlineAfter=60s`)).json();
+    assert.deepEqual(Object.keys(fakeSummary).sort(), Object.keys(want).sort());
+    for (const [k, v] of Object.entries(want)) assert.equal(typeof fakeSummary[k], typeof v, k);
+    for (const base of [BASE, fake.url]) {
+      const res = await fetch(`${base}/api/summary?offlineAfter=500ms`);
+      assert.equal(res.status, 400, base);
+      assert.match((await res.json()).error, /offlineAfter/, base);
+    }
+  });
+
   test('markup in a device id is shown as text', { timeout: 30000 }, async (t) => {
     const id = `<img src=x onerror="window.__xss=1;alert(1)"><b>ui-${run}-xss</b>`;
     await send(id, { temperature: 20 });
@@ -217,9 +260,9 @@ describe('dashboard', { skip: BASE === '' && 'ENVIROMON_URL is not set (the app 
     const { scroll, width, overflowing } = await page.evaluate(() => ({
       scroll: document.documentElement.scrollWidth,
       width: document.documentElement.clientWidth,
-      overflowing: [...document.querySelectorAll('[data-device-id], [data-field], #connection, #search')]
+      overflowing: [...document.querySelectorAll('[data-device-id], [data-field], [data-fleet], #connection, #search')]
         .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
-        .map((e) => e.dataset.field ?? e.dataset.deviceId ?? e.id),
+        .map((e) => e.dataset.field ?? e.dataset.fleet ?? e.dataset.deviceId ?? e.id),
     }));
     assert.ok(scroll <= width, `page is ${scroll}px wide on a ${width}px screen`);
     assert.deepEqual(overflowing, []);

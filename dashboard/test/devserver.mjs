@@ -5,6 +5,9 @@
 //   DEVICES=1000 node dashboard/test/devserver.mjs      # negotiate answers 503
 //   HUB=1 DEVICES=3 node dashboard/test/devserver.mjs   # a fake live hub too
 //
+// GET /api/summary?offlineAfter= answers the fleet's figures as the app's
+// does (telemetry.Fleet), from the fake devices.
+//
 // Env: PORT (0 = any), DEVICES (3), HUB (0|1), TICK_MS (simulator period,
 // 2000; 0 = no simulator), EXTRAS (1 adds awkward devices: 0 °C, markup id,
 // no readings, light, a long id). Dev-only routes: POST /dev/drop cuts the
@@ -126,6 +129,14 @@ export async function startDevServer(opts = {}) {
     const url = new URL(req.url, 'http://x');
     const path = url.pathname;
     if (path === '/api/devices' && req.method === 'GET') return send(res, 200, [...devices.values()].map(summary));
+    if (path === '/api/summary' && req.method === 'GET') {
+      const v = url.searchParams.get('offlineAfter') ?? '';
+      const offlineAfter = v === '' ? 60000 : parseDuration(v);
+      if (!(offlineAfter >= 1000 && offlineAfter <= 24 * 3600 * 1000)) {
+        return send(res, 400, { error: 'bad request: offlineAfter must be a duration from 1s to 24h, such as 90s' });
+      }
+      return send(res, 200, fleetOf(devices.values(), Date.now(), offlineAfter));
+    }
     if (path.startsWith('/api/devices/') && req.method === 'GET') {
       const d = devices.get(decodeURIComponent(path.slice('/api/devices/'.length)));
       return d ? send(res, 200, summary(d)) : send(res, 404, { error: 'device not found' });
@@ -200,6 +211,37 @@ async function serveFile(path, res) {
   } catch {
     send(res, 404, { error: 'not found' });
   }
+}
+
+// fleetOf adds devices up as telemetry.Fleet.Add does: online when last
+// seen within offlineAfter ms of now.
+function fleetOf(devices, now, offlineAfter) {
+  const f = { devices: 0, online: 0, offline: 0, messages: 0, rejected: 0, lastSeen: '0001-01-01T00:00:00Z' };
+  let latest = -Infinity;
+  for (const d of devices) {
+    f.devices++;
+    const seen = Date.parse(d.lastSeen);
+    if (now - seen <= offlineAfter) f.online++;
+    else f.offline++;
+    f.messages += d.count;
+    f.rejected += d.rejected;
+    if (seen > latest) {
+      latest = seen;
+      f.lastSeen = d.lastSeen;
+    }
+  }
+  return f;
+}
+
+const units = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+
+// parseDuration reads a Go duration ("90s", "1m30s", "1.5h") as ms, or NaN.
+function parseDuration(s) {
+  const m = /^([0-9]*\.?[0-9]+(?:ns|us|µs|ms|s|m|h))+$/.exec(s);
+  if (!m) return NaN;
+  let ms = 0;
+  for (const [, n, unit] of s.matchAll(/([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)/g)) ms += Number(n) * units[unit];
+  return ms;
 }
 
 function send(res, status, body) {

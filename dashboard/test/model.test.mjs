@@ -1,8 +1,10 @@
 // Unit tests of the page's pure modules: merging device states, reading
-// newMessage payloads, formatting and settings. No browser needed.
+// newMessage payloads, the fleet's figures, formatting and settings. No
+// browser needed.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ago, parseTime, reading } from '../js/format.js';
+import { figures, normalizeFleet } from '../js/fleet.js';
+import { ago, integer, parseTime, reading } from '../js/format.js';
 import { HISTORY, Model, isOlder, normalize, parsePayload } from '../js/model.js';
 import { readSettings } from '../js/settings.js';
 
@@ -115,6 +117,48 @@ test('parsePayload reads an array, one device, or JSON of either', () => {
     [42, 0],
   ];
   for (const [input, n] of cases) assert.equal(parsePayload(input).length, n, String(input));
+});
+
+describe('fleet figures', () => {
+  // fleet is a body as the Go app writes telemetry.Fleet.
+  const fleet = (over = {}) => ({ devices: 3, online: 2, offline: 1, messages: 1234567, rejected: 0, lastSeen: '2026-11-23T10:05:00.123456789Z', ...over });
+
+  test('normalizeFleet reads the summary, a Go zero lastSeen as never', () => {
+    assert.deepEqual(normalizeFleet(fleet()), { devices: 3, online: 2, offline: 1, messages: 1234567, rejected: 0, lastSeen: Date.parse('2026-11-23T10:05:00.123Z') });
+    assert.equal(normalizeFleet(fleet({ lastSeen: '0001-01-01T00:00:00Z' })).lastSeen, null);
+    assert.equal(normalizeFleet(fleet({ devices: 0, online: 0, offline: 0, messages: 0 })).devices, 0);
+  });
+
+  test('normalizeFleet refuses what is not a summary', () => {
+    const cases = [
+      ['markup for a figure', fleet({ online: '<img src=x onerror=alert(1)>' })],
+      ['a figure as a numeric string', fleet({ messages: '12' })],
+      ['a missing figure', fleet({ rejected: undefined })],
+      ['a negative figure', fleet({ offline: -1 })],
+      ['a fraction', fleet({ devices: 1.5 })],
+      ['not finite', fleet({ messages: Infinity })],
+      ['an array', [fleet()]],
+      ['null', null],
+      ['a string', JSON.stringify(fleet())],
+    ];
+    for (const [name, raw] of cases) assert.equal(normalizeFleet(raw), null, name);
+  });
+
+  test('figures lists devices, online, offline, messages, rejected; offline and rejected above 0 alert', () => {
+    const got = figures(normalizeFleet(fleet()));
+    assert.deepEqual(
+      got.map((f) => [f.key, f.label, f.value, f.text, f.alert]),
+      [
+        ['devices', 'Devices', 3, integer(3), false],
+        ['online', 'Online', 2, integer(2), false],
+        ['offline', 'Offline', 1, integer(1), true],
+        ['messages', 'Messages', 1234567, integer(1234567), false],
+        ['rejected', 'Rejected', 0, integer(0), false],
+      ],
+    );
+    const rejectedOnly = figures(normalizeFleet(fleet({ offline: 0, rejected: 4 })));
+    assert.deepEqual(rejectedOnly.filter((f) => f.alert).map((f) => f.key), ['rejected']);
+  });
 });
 
 test('parseTime reads RFC 3339 and treats Go zero time as never', () => {
