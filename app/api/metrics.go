@@ -3,12 +3,19 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/enviromon/enviromon/app/pipeline"
 )
 
-// metrics writes the pipeline counters in the Prometheus text format.
+// latencyHelp describes enviromon_ingest_latency_seconds.
+const latencyHelp = "Seconds from the device's creation time (iothub-creation-time-utc), else the hub's enqueue time, to the commit of the message's readings."
+
+// metrics writes the pipeline counters in the Prometheus text format, by
+// hand until the module takes on prometheus/client_golang.
 func (h *handlers) metrics(c *gin.Context) {
 	s := h.deps.Metrics()
 	counters := []struct {
@@ -34,5 +41,20 @@ func (h *handlers) metrics(c *gin.Context) {
 	for _, m := range counters {
 		fmt.Fprintf(&b, "# HELP enviromon_%s %s\n# TYPE enviromon_%s counter\nenviromon_%s %d\n", m.name, m.help, m.name, m.name, m.v)
 	}
+	writeHistogram(&b, "enviromon_ingest_latency_seconds", latencyHelp, s.Latency)
 	c.Data(http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", []byte(b.String()))
 }
+
+// writeHistogram writes h as the Prometheus histogram name: its cumulative
+// buckets with le in seconds, then +Inf, _sum and _count.
+func writeHistogram(b *strings.Builder, name, help string, h pipeline.HistogramSnapshot) {
+	fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
+	for i := range min(len(h.Bounds), len(h.Cumulative)) {
+		fmt.Fprintf(b, "%s_bucket{le=%q} %d\n", name, formatFloat(h.Bounds[i].Seconds()), h.Cumulative[i])
+	}
+	fmt.Fprintf(b, "%s_bucket{le=\"+Inf\"} %d\n", name, h.Count)
+	fmt.Fprintf(b, "%s_sum %s\n%s_count %d\n", name, formatFloat(h.Sum), name, h.Count)
+}
+
+// formatFloat writes f as Prometheus' own client does.
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

@@ -67,7 +67,21 @@ func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 			r.Accepted++
 		}
 	}
+	p.observe(m, r)
 	return r, nil
+}
+
+// observe records the latency of a message whose readings were all
+// committed. A message of duplicates only is left out: its readings were
+// committed by an earlier delivery, and the redelivery delay is not ingest
+// latency.
+func (p *Processor) observe(m Message, r Result) {
+	if r.Accepted+r.Rejected == 0 {
+		return
+	}
+	if d, ok := m.latency(p.now()); ok {
+		p.metrics.Latency.Observe(d)
+	}
 }
 
 // verdict is what became of a committed job, as the caller's Result and the

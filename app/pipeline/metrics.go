@@ -24,6 +24,11 @@ type Metrics struct {
 	Conflicts      atomic.Int64 // writes refused by an ETag check
 	Retries        atomic.Int64 // keys re-read after a conflict
 	Notified       atomic.Int64 // device changes handed to the notifier
+	// Latency holds, per message whose readings were committed (accepted
+	// or rejected), the time from its device's creation time, else its
+	// enqueue time, to the commit. Messages with neither time, failed
+	// ones and redelivered duplicates are not observed.
+	Latency Histogram
 }
 
 // Snapshot is a point-in-time copy of Metrics.
@@ -32,6 +37,7 @@ type Snapshot struct {
 	Unprepared                                       int64
 	Flushes, Batched, Writes, Conflicts, Retries     int64
 	Notified, Transactions, BatchConflicts           int64
+	Latency                                          HistogramSnapshot
 }
 
 // Snapshot copies the counters.
@@ -42,5 +48,6 @@ func (m *Metrics) Snapshot() Snapshot {
 		Batched: m.Batched.Load(), Writes: m.Writes.Load(), Conflicts: m.Conflicts.Load(),
 		Retries: m.Retries.Load(), Notified: m.Notified.Load(),
 		Transactions: m.Transactions.Load(), BatchConflicts: m.BatchConflicts.Load(),
+		Latency: m.Latency.Snapshot(),
 	}
 }

@@ -91,6 +91,10 @@ type Message struct {
 	DeviceID   string    // device identity authenticated by the transport
 	MessageID  string    // transport message id or sequence number
 	EnqueuedAt time.Time // when the transport accepted the message
+	// CreatedAt is when the device says it created the message (IoT Hub's
+	// iothub-creation-time-utc). It is read from the device's clock, which
+	// may be skewed against ours, so it only ever feeds the latency metric.
+	CreatedAt time.Time
 	// Truncated says the transport cut Payload at its size limit: the
 	// message is rejected (counted and dead-lettered), not redelivered.
 	Truncated bool
