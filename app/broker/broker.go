@@ -1,7 +1,8 @@
 // Package broker is the embedded MQTT broker (mochi-mqtt) with durable
-// acknowledged publishes: a QoS ≥ 1 message is on disk before the device gets
-// its PUBACK, and stays there until a subscriber acknowledges it, across
-// restarts.
+// acknowledged publishes: a QoS ≥ 1 message is committed to disk (see Sync)
+// before the device gets its PUBACK, and stays there until a subscriber
+// acknowledges it, across restarts. Publishes are stored in group commits,
+// so a device with many publishes in flight is not held to one per fsync.
 package broker
 
 import (
@@ -27,20 +28,22 @@ var ErrNoDataDir = errors.New("data dir required")
 type Config struct {
 	Addr    string // host:port to listen on; DefaultAddr if empty, port 0 picks a free one
 	DataDir string // folder for the durable queue file; created if missing
+	Sync    Sync   // when a PUBACK may be sent; SyncFsync if empty
 }
 
 // Broker is an MQTT broker that allows anonymous clients and never loses a
-// QoS ≥ 1 publish it has acknowledged. Delivery is at least once: a
-// subscriber may see a message again after a restart or a dropped session.
+// QoS ≥ 1 publish it has acknowledged, within the guarantee of its Sync
+// policy. Delivery is at least once: a subscriber may see a message again
+// after a restart or a dropped session.
 type Broker struct {
-	cfg      Config
-	log      *slog.Logger
-	server   *mqtt.Server
-	tcp      *listeners.TCP
-	queue    *queue
-	ledger   *ledger
-	replay   *replayer
-	removals chan uint64
+	cfg     Config
+	log     *slog.Logger
+	server  *mqtt.Server
+	tcp     *listeners.TCP
+	queue   *queue
+	ledger  *ledger
+	commits *committer
+	replay  *replayer
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -64,7 +67,13 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	if cfg.DataDir == "" {
 		return nil, fmt.Errorf("new broker: %w", ErrNoDataDir)
 	}
-	q, err := openQueue(cfg.DataDir)
+	if cfg.Sync == "" {
+		cfg.Sync = SyncFsync
+	}
+	if _, err := ParseSync(string(cfg.Sync)); err != nil {
+		return nil, fmt.Errorf("new broker: %w", err)
+	}
+	q, err := openQueue(cfg.DataDir, cfg.Sync)
 	if err != nil {
 		return nil, fmt.Errorf("new broker: %w", err)
 	}
@@ -85,18 +94,24 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	server := mqtt.New(&mqtt.Options{Logger: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Broker{
-		cfg:      cfg,
-		log:      log,
-		server:   server,
-		tcp:      listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Addr}),
-		queue:    q,
-		ledger:   l,
-		replay:   newReplayer(server, q, l, log),
-		removals: make(chan uint64, removeBatch),
-		ctx:      ctx,
-		cancel:   cancel,
+		cfg:     cfg,
+		log:     log,
+		server:  server,
+		tcp:     listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Addr}),
+		queue:   q,
+		ledger:  l,
+		commits: newCommitter(q, l, log),
+		replay:  newReplayer(server, q, l, log),
+		ctx:     ctx,
+		cancel:  cancel,
 	}
-	h := &hook{queue: q, ledger: l, wake: b.replay.wake, remove: b.scheduleRemoval}
+	h := &hook{
+		ctx:     ctx,
+		commits: b.commits,
+		boxes:   newOutboxes(server),
+		ledger:  l,
+		wake:    b.replay.wake,
+	}
 	for _, hk := range []mqtt.Hook{new(auth.AllowHook), h} {
 		if err := server.AddHook(hk, nil); err != nil {
 			cancel()
@@ -119,15 +134,8 @@ func (b *Broker) Start() error {
 		return fmt.Errorf("start broker: %w", err)
 	}
 	b.started = true
-	b.wg.Add(2)
-	go func() {
-		defer b.wg.Done()
-		b.queue.collect(b.ctx, b.removals, b.log)
-	}()
-	go func() {
-		defer b.wg.Done()
-		b.replay.run(b.ctx)
-	}()
+	b.wg.Go(func() { b.commits.run(b.ctx) })
+	b.wg.Go(func() { b.replay.run(b.ctx) })
 	if err := b.server.Serve(); err != nil {
 		return fmt.Errorf("start broker: %w", err)
 	}
@@ -146,22 +154,14 @@ func (b *Broker) Pending() int { return b.ledger.len() }
 // call more than once.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
-		// Clients first: once they are gone no acknowledgement can arrive, so
-		// the remover below sees every deletion there is to make.
+		// Clients first: once they are gone no publish or acknowledgement
+		// can arrive, so the committer sees all the work there is.
+		// Meanwhile it keeps running: a connection may be waiting for it
+		// to make room.
 		err := b.server.Close()
 		b.cancel()
 		b.wg.Wait()
 		b.closeErr = errors.Join(err, b.queue.close())
 	})
 	return b.closeErr
-}
-
-// scheduleRemoval hands an acknowledged key to the remover, waiting if it is
-// behind. After Close has begun the key is dropped: the record stays and is
-// replayed next time, a duplicate rather than a loss.
-func (b *Broker) scheduleRemoval(key uint64) {
-	select {
-	case b.removals <- key:
-	case <-b.ctx.Done():
-	}
 }

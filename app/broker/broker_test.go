@@ -157,19 +157,3 @@ func TestBrokerConcurrentPublishers(t *testing.T) {
 	settled(t, b)
 	quiet(t, got)
 }
-
-// TestBrokerRejectsUnstored checks that a publish that cannot be stored gets
-// no PUBACK, so the device keeps it.
-func TestBrokerRejectsUnstored(t *testing.T) {
-	b := startBroker(t, t.TempDir())
-	dev := dial(t, b.Addr(), "dev1", true)
-	require.NoError(t, b.queue.db.Close()) // the disk is gone
-
-	tok := dev.Publish("devices/dev1/messages/events/", 1, false, []byte(`{"id":"m1"}`))
-	acked := tok.WaitTimeout(wait) && tok.Error() == nil
-
-	assert.False(t, acked, "PUBACK for a message that was not stored")
-	assert.Eventually(t, func() bool { return !dev.IsConnectionOpen() }, wait, 10*time.Millisecond,
-		"connection kept open, so the device would not resend")
-	assert.Zero(t, b.Pending())
-}

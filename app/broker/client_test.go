@@ -24,7 +24,13 @@ type sent struct {
 
 func startBroker(t testing.TB, dir string) *Broker {
 	t.Helper()
-	b, err := New(Config{Addr: "127.0.0.1:0", DataDir: dir}, slog.New(slog.DiscardHandler))
+	return startSynced(t, dir, SyncFsync)
+}
+
+// startSynced starts a broker on dir with the given sync policy.
+func startSynced(t testing.TB, dir string, sync Sync) *Broker {
+	t.Helper()
+	b, err := New(Config{Addr: "127.0.0.1:0", DataDir: dir, Sync: sync}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	require.NoError(t, b.Start())
 	t.Cleanup(func() { require.NoError(t, b.Close()) })

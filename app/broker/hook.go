@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -34,10 +35,11 @@ func keyOf(pk packets.Packet) (uint64, bool) {
 // their in-flight copies until a subscriber acknowledges one.
 type hook struct {
 	mqtt.HookBase
-	queue  *queue
-	ledger *ledger
-	wake   func()           // asks the replayer to offer messages nobody holds
-	remove func(key uint64) // schedules the deletion of an acknowledged record
+	ctx     context.Context // ends when the broker stops
+	commits *committer
+	boxes   *outboxes
+	ledger  *ledger
+	wake    func() // asks the replayer to offer messages nobody holds
 }
 
 var _ mqtt.Hook = (*hook)(nil)
@@ -56,41 +58,61 @@ func (h *hook) Provides(b byte) bool {
 		mqtt.OnQosDropped,
 		mqtt.OnSubscribed,
 		mqtt.OnClientExpired,
+		mqtt.OnDisconnect,
 	}, []byte{b})
 }
 
-// OnPublish runs before mochi writes the PUBACK (or PUBREC): the message is
-// on disk before the device may forget it. If it cannot be stored the
-// publish is rejected, so no acknowledgement is sent, and the connection is
-// closed so that the device reconnects and sends it again.
+// OnPublish runs before mochi writes the PUBACK (or PUBREC): the message
+// must be on disk before the device may forget it.
+//
+// A client's QoS 1 publish is taken off mochi's hands (rejected, so mochi
+// does nothing more) and pipelined: the connection reads on while the
+// committer stores it together with whatever else arrived, and its outbox
+// then has mochi acknowledge and forward it. Anything else (QoS 2, whose
+// PUBREC mochi must own, or an in-process publish) waits here for its
+// commit. A publish that cannot be stored gets no acknowledgement, and its
+// connection is closed so that the device sends it again.
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if pk.FixedHeader.Qos == 0 {
 		return pk, nil
 	}
 	if _, ok := keyOf(pk); ok {
-		return pk, nil // a replay, stored already
+		return pk, nil // a replay, or a pipelined publish now stored
 	}
 	if !cl.Net.Inline {
 		// mochi has just discarded whatever it had in flight to this client
 		// under the same packet id.
 		h.ledger.unsent(holder{client: cl.ID, id: pk.PacketID})
 	}
-	key, err := h.queue.put(message{
-		Topic:   pk.TopicName,
-		Payload: pk.Payload,
-		QoS:     pk.FixedHeader.Qos,
-		Retain:  pk.FixedHeader.Retain,
-	})
+	if pk.FixedHeader.Qos == 1 && !cl.Net.Inline {
+		if err := h.pipeline(cl, pk); err != nil {
+			cl.Stop(err)
+		}
+		return pk, fmt.Errorf("pipelined: %w", packets.ErrRejectPacket)
+	}
+	stored, err := h.commits.store(h.ctx, cl, pk)
 	if err != nil {
-		// mochi drops rejected packets silently, so this is the one place
-		// the failure is reported.
-		h.Log.Error("publish not stored, closing connection", "client", cl.ID, "topic", pk.TopicName, "error", err)
 		cl.Stop(err)
 		return pk, fmt.Errorf("store: %w", packets.ErrRejectPacket)
 	}
-	h.ledger.add(key, pk.TopicName, cl)
-	setKey(&pk, key)
-	return pk, nil
+	return stored, nil
+}
+
+// pipeline queues a QoS 1 publish for the committer, waiting only while
+// this connection's window or the committer's queue is full.
+func (h *hook) pipeline(cl *mqtt.Client, pk packets.Packet) error {
+	// A topic alias belongs to the connection and is resolved by now;
+	// finishing the publish later must not set it again, over a newer one.
+	pk.Properties.TopicAlias, pk.Properties.TopicAliasFlag = 0, false
+	box := h.boxes.get(cl)
+	if err := box.reserve(h.ctx); err != nil {
+		return err
+	}
+	if err := h.commits.submit(h.ctx, &pending{cl: cl, pk: pk, box: box}); err != nil {
+		box.release()
+		return err
+	}
+	return nil
 }
 
 // OnPublished runs once mochi has offered the message to the subscribers.
@@ -123,7 +145,7 @@ func (h *hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) 
 // OnQosComplete runs on a subscriber's PUBACK (or PUBCOMP).
 func (h *hook) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
 	if key, ok := h.ledger.acked(holder{client: cl.ID, id: pk.PacketID}); ok {
-		h.remove(key)
+		h.commits.remove(h.ctx, key)
 		h.wake()
 	}
 }
@@ -140,6 +162,9 @@ func (h *hook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 
 // OnSubscribed lets the replayer offer stored messages to the new filters.
 func (h *hook) OnSubscribed(*mqtt.Client, packets.Packet, []byte) { h.wake() }
+
+// OnDisconnect runs once cl's connection has stopped reading.
+func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { h.boxes.drop(cl) }
 
 // OnClientExpired runs when a disconnected session expires together with
 // its in-flight copies.

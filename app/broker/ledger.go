@@ -39,6 +39,7 @@ type ledger struct {
 	entries map[uint64]*entry
 	order   []uint64 // keys in arrival order; may still list removed keys
 	acks    map[holder]uint64
+	held    int // entries with at least one holder
 }
 
 func newLedger() *ledger {
@@ -72,6 +73,9 @@ func (l *ledger) sent(h holder, key uint64) {
 		return // acknowledged by another subscriber meanwhile
 	}
 	l.acks[h] = key
+	if len(e.holders) == 0 {
+		l.held++
+	}
 	e.holders = append(e.holders, h)
 }
 
@@ -120,6 +124,9 @@ func (l *ledger) acked(h holder) (uint64, bool) {
 		for _, other := range e.holders {
 			delete(l.acks, other)
 		}
+		if len(e.holders) > 0 {
+			l.held--
+		}
 		delete(l.entries, key)
 	}
 	delete(l.acks, h)
@@ -133,8 +140,11 @@ func (l *ledger) detach(h holder) {
 		return
 	}
 	delete(l.acks, h)
-	if e, ok := l.entries[key]; ok {
+	if e, ok := l.entries[key]; ok && len(e.holders) > 0 {
 		e.holders = slices.DeleteFunc(e.holders, func(x holder) bool { return x == h })
+		if len(e.holders) == 0 {
+			l.held--
+		}
 	}
 }
 
@@ -160,6 +170,14 @@ func (l *ledger) idle() (busy int, free []candidate) {
 	}
 	l.order = live
 	return busy, free
+}
+
+// holding returns how many stored messages are in flight to a subscriber,
+// without the walk idle takes.
+func (l *ledger) holding() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held
 }
 
 // len returns how many stored messages are not yet acknowledged.

@@ -14,6 +14,7 @@ func TestLedgerAcks(t *testing.T) {
 		ack     holder
 		removed uint64 // key the ack removes; 0 for none
 		idle    []uint64
+		held    int // messages still in flight to a subscriber
 	}{
 		{
 			name:    "ack removes what the holder was sent",
@@ -50,12 +51,14 @@ func TestLedgerAcks(t *testing.T) {
 			steps: func(l *ledger) { l.sent(app, 1); l.sent(mon, 2); l.dropped("app", 1) },
 			ack:   app,
 			idle:  []uint64{1},
+			held:  1,
 		},
 		{
 			name:  "session expired",
 			steps: func(l *ledger) { l.sent(app, 1); l.sent(mon, 2); l.forget("app") },
 			ack:   app,
 			idle:  []uint64{1},
+			held:  1,
 		},
 	}
 	for _, tt := range tests {
@@ -75,6 +78,7 @@ func TestLedgerAcks(t *testing.T) {
 				idle = append(idle, c.key)
 			}
 			assert.Equal(t, tt.idle, idle)
+			assert.Equal(t, tt.held, l.holding())
 		})
 	}
 }

@@ -1,27 +1,15 @@
 package broker
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
-
-// batchDelay is how long a write waits for other publishers to join its
-// transaction and fsync. Each connection sends its next PUBLISH only after
-// the previous PUBACK, so it also bounds one device's rate: bbolt's 10 ms
-// default would cap that near 100 messages/s, while 0 leaves concurrent
-// publishers queueing for the writer lock one fsync each (BenchmarkPublish).
-const batchDelay = time.Millisecond
-
-// removeBatch caps the acknowledged records deleted in one transaction.
-const removeBatch = 1000
 
 var (
 	bucket = []byte("messages")
@@ -45,8 +33,9 @@ type queue struct {
 	db *bolt.DB
 }
 
-// openQueue opens (or creates) the queue file in dir.
-func openQueue(dir string) (*queue, error) {
+// openQueue opens (or creates) the queue file in dir; sync says whether a
+// commit waits for the disk to flush it.
+func openQueue(dir string, sync Sync) (*queue, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
@@ -56,7 +45,7 @@ func openQueue(dir string) (*queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
-	db.MaxBatchDelay = batchDelay
+	db.NoSync = sync == SyncNone
 	err = db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucket)
 		return err
@@ -67,25 +56,36 @@ func openQueue(dir string) (*queue, error) {
 	return &queue{db: db}, nil
 }
 
-// put stores m and returns its key once it is on disk. Concurrent callers
-// share one transaction and one fsync.
-func (q *queue) put(m message) (uint64, error) {
-	value := encode(m)
-	var key uint64
-	// Batch may run the function more than once; only the last run counts.
-	err := q.db.Batch(func(tx *bolt.Tx) error {
+// write stores ms and deletes the records under removals (missing ones are
+// not an error) in one transaction. It returns the keys of ms, in order,
+// once the transaction is committed.
+func (q *queue) write(ms []message, removals []uint64) ([]uint64, error) {
+	keys := make([]uint64, 0, len(ms))
+	err := q.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
+		for _, k := range removals {
+			if err := b.Delete(binary.BigEndian.AppendUint64(nil, k)); err != nil {
+				return err
+			}
 		}
-		key = seq
-		return b.Put(binary.BigEndian.AppendUint64(nil, seq), value)
+		// Keys only grow: full pages suit an append-only tree.
+		b.FillPercent = 1
+		for _, m := range ms {
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), encode(m)); err != nil {
+				return err
+			}
+			keys = append(keys, seq)
+		}
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("put: %w", err)
+		return nil, fmt.Errorf("write %d, remove %d: %w", len(ms), len(removals), err)
 	}
-	return key, nil
+	return keys, nil
 }
 
 // get returns the message stored under key, or errNotFound.
@@ -106,23 +106,6 @@ func (q *queue) get(key uint64) (message, error) {
 	return m, nil
 }
 
-// remove deletes the records under keys; missing keys are not an error.
-func (q *queue) remove(keys []uint64) error {
-	err := q.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucket)
-		for _, k := range keys {
-			if err := b.Delete(binary.BigEndian.AppendUint64(nil, k)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("remove: %w", err)
-	}
-	return nil
-}
-
 // each calls fn for every record in publish order. A record that does not
 // decode is passed with errCorrupt and left in place.
 func (q *queue) each(fn func(key uint64, m message, err error)) error {
@@ -137,45 +120,6 @@ func (q *queue) each(fn func(key uint64, m message, err error)) error {
 			return nil
 		})
 	})
-}
-
-// collect deletes acknowledged records in the background until ctx ends,
-// then deletes whatever is still queued. A subscriber's PUBACK must not wait
-// for an fsync, and a deletion lost in a crash only causes a duplicate.
-func (q *queue) collect(ctx context.Context, keys <-chan uint64, log *slog.Logger) {
-	for {
-		select {
-		case k := <-keys:
-			q.removeLogged(drain([]uint64{k}, keys), log)
-		case <-ctx.Done():
-			for {
-				batch := drain(nil, keys)
-				if len(batch) == 0 {
-					return
-				}
-				q.removeLogged(batch, log)
-			}
-		}
-	}
-}
-
-func (q *queue) removeLogged(keys []uint64, log *slog.Logger) {
-	if err := q.remove(keys); err != nil {
-		log.Warn("acknowledged messages stay stored and will be replayed", "count", len(keys), "error", err)
-	}
-}
-
-// drain appends the keys that are ready without blocking, up to removeBatch.
-func drain(batch []uint64, keys <-chan uint64) []uint64 {
-	for len(batch) < removeBatch {
-		select {
-		case k := <-keys:
-			batch = append(batch, k)
-		default:
-			return batch
-		}
-	}
-	return batch
 }
 
 func (q *queue) close() error {

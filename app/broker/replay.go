@@ -64,6 +64,12 @@ func (r *replayer) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.wakeC:
+			// Subscribers holding a full window leave no room: skip the walk
+			// over every stored message, which a busy broker would otherwise
+			// take on each acknowledgement.
+			if r.ledger.holding() >= replayWindow {
+				continue
+			}
 		case <-tick.C:
 		}
 		r.round()

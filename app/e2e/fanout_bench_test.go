@@ -68,7 +68,6 @@ type fanoutSummary struct {
 // fanoutClients official clients connected to signalr-local. Each
 // iteration is one full measurement; run it with -benchtime 1x.
 func BenchmarkFanout(b *testing.B) {
-	requireTools(b) // TestMain builds signalr-local only beside daprd
 	if _, err := os.Stat(filepath.Join(tools.root, "dashboard", "node_modules", "@microsoft", "signalr")); err != nil {
 		testenv.Missing(b, "the dashboard's npm packages", "make dashboard")
 	}

@@ -41,25 +41,13 @@ func runMain(m *testing.M) int {
 	}
 	tools.root = root
 	findDaprd(root)
-	if tools.missing == "" {
-		bin, err := os.MkdirTemp("", "enviromon-e2e-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "e2e:", err)
-			return 1
-		}
-		defer os.RemoveAll(bin)
-		t := time.Now()
-		tools.enviromon, tools.signalr = filepath.Join(bin, "enviromon"), filepath.Join(bin, "signalr-local")
-		if err := goBuild(root, tools.enviromon, "./app/cmd/enviromon"); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e:", err)
-			return 1
-		}
-		if err := goBuild(root, tools.signalr, "./app/cmd/signalr-local"); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e:", err)
-			return 1
-		}
-		record("build enviromon + signalr-local: %s (daprd %s)", time.Since(t).Round(time.Millisecond), tools.daprd)
+	// The app and signalr-local, with or without daprd: some cases run without it.
+	bin, err := buildBinaries(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
 	}
+	defer os.RemoveAll(bin)
 	code := m.Run()
 	summary.mu.Lock()
 	defer summary.mu.Unlock()
@@ -71,6 +59,24 @@ func runMain(m *testing.M) int {
 		fmt.Printf("  daprd missing: %s\n", tools.missing)
 	}
 	return code
+}
+
+// buildBinaries builds the app and signalr-local into a new temporary
+// folder, which it returns, and sets tools.enviromon and tools.signalr.
+func buildBinaries(root string) (string, error) {
+	bin, err := os.MkdirTemp("", "enviromon-e2e-bin-")
+	if err != nil {
+		return "", err
+	}
+	t := time.Now()
+	tools.enviromon, tools.signalr = filepath.Join(bin, "enviromon"), filepath.Join(bin, "signalr-local")
+	for out, pkg := range map[string]string{tools.enviromon: "./app/cmd/enviromon", tools.signalr: "./app/cmd/signalr-local"} {
+		if err := goBuild(root, out, pkg); err != nil {
+			return "", errors.Join(err, os.RemoveAll(bin))
+		}
+	}
+	record("build enviromon + signalr-local: %s (daprd %s)", time.Since(t).Round(time.Millisecond), tools.daprd)
+	return bin, nil
 }
 
 // findDaprd looks in $DAPR_RUNTIME_PATH, else in the folder that

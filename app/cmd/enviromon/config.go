@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/enviromon/enviromon/app/broker"
 	"github.com/enviromon/enviromon/app/pipeline"
 	"github.com/enviromon/enviromon/app/telemetry"
 )
@@ -33,6 +34,7 @@ type config struct {
 	SimRate       float64
 	LogLevel      slog.Level
 	Pipeline      pipeline.Config
+	BrokerSync    broker.Sync // when the embedded broker acknowledges a publish
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -52,6 +54,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&c.Components, "components", "COMPONENTS", "folder of Dapr Component YAML: run in-process (embedded mode); in sidecar mode, where the state component's manifest is read to check its key layout (default none)")
 	str(&c.DataDir, "data", "DATA", "folder for local data")
 	str(&c.BrokerAddr, "broker", "BROKER", "embedded MQTT broker address; empty for none")
+	fs.TextVar(&c.BrokerSync, "broker-sync", broker.SyncFsync, "when the embedded broker acknowledges a QoS ≥ 1 publish: fsync (flushed to disk, survives a power loss) or none (in the OS page cache, survives a crash of the app but not of the machine) (env ENVIROMON_BROKER_SYNC)")
 	str(&c.InputBinding, "input", "INPUT", "input binding component name")
 	str(&c.StateStore, "state", "STATE", "state store component name")
 	str(&c.OutputBinding, "output", "OUTPUT", "SignalR output binding component name; empty for none")

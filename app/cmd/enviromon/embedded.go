@@ -113,7 +113,7 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 // startBroker runs the embedded MQTT broker, keeping its durable queue under
 // the data folder.
 func (a *app) startBroker(cfg config) error {
-	b, err := broker.New(broker.Config{Addr: cfg.BrokerAddr, DataDir: filepath.Join(cfg.DataDir, "broker")}, quiet(a.log, "broker"))
+	b, err := broker.New(broker.Config{Addr: cfg.BrokerAddr, DataDir: filepath.Join(cfg.DataDir, "broker"), Sync: cfg.BrokerSync}, quiet(a.log, "broker"))
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
@@ -121,6 +121,6 @@ func (a *app) startBroker(cfg config) error {
 		return errors.Join(fmt.Errorf("broker: %w", err), b.Close())
 	}
 	a.closers = append(a.closers, namedCloser{"broker", b.Close})
-	a.log.Info("embedded MQTT broker listening", "addr", b.Addr())
+	a.log.Info("embedded MQTT broker listening", "addr", b.Addr(), "sync", cfg.BrokerSync)
 	return nil
 }
