@@ -129,7 +129,7 @@ func checkSidecar(dep *appsv1.Deployment) []string {
 	for flag, want := range map[string]string{
 		"app-id":                  appName,
 		"app-port":                strconv.Itoa(appPort),
-		"app-protocol":            "http",
+		"app-protocol":            "h2c",
 		"config":                  appName,
 		"enable-app-health-check": "true",
 		"app-health-check-path":   "/healthz",
@@ -282,7 +282,7 @@ spec:
         dapr.io/enabled: "true"
         dapr.io/app-id: enviromon
         dapr.io/app-port: "8080"
-        dapr.io/app-protocol: http
+        dapr.io/app-protocol: h2c
         dapr.io/config: enviromon
         dapr.io/enable-app-health-check: "true"
         dapr.io/app-health-check-path: /healthz

@@ -62,7 +62,12 @@ func serveBeside(t testing.TB, be backend, pod string, h http.Handler) (*stack, 
 	s := newStack(t, be)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Like the app: HTTP/1.1 and h2c on one port, daprd speaking h2c.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		Protocols: &protocols, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 10000}}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	appPort := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)

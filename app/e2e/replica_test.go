@@ -96,7 +96,7 @@ func (s *stack) daprd(t testing.TB, pod, appPort string, ports []string) *proc {
 	args := []string{
 		"--app-id", appID,
 		"--app-port", appPort,
-		"--app-protocol", "http",
+		"--app-protocol", "h2c",
 		"--app-channel-address", "127.0.0.1",
 		"--config", tools.config,
 		"--dapr-http-port", httpPort,

@@ -43,7 +43,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Window:         2 * time.Millisecond,
-		MaxBatch:       512,
+		MaxBatch:       4096,
 		Lanes:          4,
 		Retry:          DefaultRetry(),
 		DedupWindow:    256,

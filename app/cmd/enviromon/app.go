@@ -149,7 +149,8 @@ func (a *app) goRun(name string, fn func() error) {
 // nil, is called first when it shuts down.
 func (a *app) serve(name string, ln net.Listener, h http.Handler, before func() error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		Protocols: serverProtocols(), HTTP2: &http.HTTP2Config{MaxConcurrentStreams: maxStreams}}
 	a.servers = append(a.servers, server{srv: srv, before: before})
 	a.goRun(name, func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -157,6 +158,21 @@ func (a *app) serve(name string, ln net.Listener, h http.Handler, before func() 
 		}
 		return nil
 	})
+}
+
+// maxStreams is how many requests one HTTP/2 connection carries at once.
+// daprd (app-protocol h2c) holds a binding delivery open until the app's
+// group commit answers it, so the commit's size is bounded by the deliveries
+// in flight: over HTTP/1.1 daprd opens at most 1024 connections to the app.
+const maxStreams = 10000
+
+// serverProtocols are HTTP/1.1, for browsers and probes, and HTTP/2 without
+// TLS (h2c, prior knowledge), for daprd with app-protocol h2c, on one port.
+func serverProtocols() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &p
 }
 
 // close stops input first, so nothing new arrives, then the HTTP servers,
