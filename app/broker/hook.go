@@ -31,6 +31,9 @@ func keyOf(pk packets.Packet) (uint64, bool) {
 	return key, err == nil
 }
 
+// errPipelined tells mochi to leave a pipelined publish to the hook.
+var errPipelined = fmt.Errorf("pipelined: %w", packets.ErrRejectPacket)
+
 // hook stores QoS ≥ 1 publishes before mochi acknowledges them and follows
 // their in-flight copies until a subscriber acknowledges one.
 type hook struct {
@@ -88,7 +91,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		if err := h.pipeline(cl, pk); err != nil {
 			cl.Stop(err)
 		}
-		return pk, fmt.Errorf("pipelined: %w", packets.ErrRejectPacket)
+		return pk, errPipelined
 	}
 	stored, err := h.commits.store(h.ctx, cl, pk)
 	if err != nil {

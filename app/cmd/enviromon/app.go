@@ -73,6 +73,11 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 		return a, fmt.Errorf("listen: %w", err)
 	}
 	a.httpAddr = ln.Addr().String()
+	if cfg.Pprof != "" {
+		if err := a.startPprof(cfg.Pprof); err != nil {
+			return a, err
+		}
+	}
 
 	var in infra
 	if cfg.sidecar {

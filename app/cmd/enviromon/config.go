@@ -33,6 +33,7 @@ type config struct {
 	Simulate      int    // devices simulated in-process over MQTT (0: none)
 	SimRate       float64
 	LogLevel      slog.Level
+	Pprof         string // loopback address for /debug/pprof/; "" for none
 	Pipeline      pipeline.Config
 	BrokerSync    broker.Sync // when the embedded broker acknowledges a publish
 }
@@ -49,6 +50,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var origins string
 	str := func(v *string, name, env, usage string) { fs.StringVar(v, name, *v, usage+" (env ENVIROMON_"+env+")") }
 	str(&c.Addr, "addr", "ADDR", "HTTP listen address")
+	str(&c.Pprof, "pprof", "PPROF", "serve Go's profiling endpoints (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; empty for none")
 	str(&c.Mode, "mode", "MODE", "embedded (components in-process), sidecar (beside daprd) or auto: sidecar when DAPR_GRPC_PORT or DAPR_GRPC_ENDPOINT is set")
 	str(&c.AppID, "app-id", "APP_ID", "Dapr app id: state key prefix and {appID} in components")
 	str(&c.Components, "components", "COMPONENTS", "folder of Dapr Component YAML: run in-process (embedded mode); in sidecar mode, where the state component's manifest is read to check its key layout (default none)")
