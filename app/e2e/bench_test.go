@@ -3,7 +3,12 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
+	"github.com/stretchr/testify/require"
+	"io"
+	"net/http"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -40,7 +45,9 @@ func BenchmarkEmbedded(b *testing.B) {
 			first := devices
 			for b.Loop() {
 				a := ceiling.measure(b, devices)
+				profiled := app.profile(b, fmt.Sprintf("embedded-%d", devices))
 				got := measure(b, l, first, burst, app.accepted)
+				profiled()
 				first += burst
 				report(b, got, a, "ceilingA")
 			}
@@ -61,7 +68,7 @@ func BenchmarkSidecar(b *testing.B) {
 			base := newBaseline(b, be)
 			st := newStack(b, be)
 			r := st.startReplica(b, "enviromon-0")
-			app := appEndpoint{base: r.base, pid: r.app.cmd.Process.Pid}
+			app := appEndpoint{base: r.base, pid: r.app.cmd.Process.Pid, pprof: r.pprof}
 			l := load{broker: st.mqttURL, prefix: "side", devices: devices}
 			warm := measure(b, l, 0, devices, app.accepted)
 			first := devices
@@ -72,7 +79,9 @@ func BenchmarkSidecar(b *testing.B) {
 			for b.Loop() {
 				c := ceiling.measure(b, n)
 				before := metrics(b, app.base)
+				profiled := app.profile(b, "sidecar-"+be.name)
 				got := measure(b, l, first, n, app.accepted)
+				profiled()
 				after := metrics(b, app.base)
 				first += n
 				base := base.measure(b)
@@ -152,9 +161,49 @@ type appEndpoint struct {
 	base    string
 	pid     int
 	mqttURL string // the embedded broker, if any
+	pprof   string // its -pprof address
 }
 
 // accepted is the app's count of readings accepted.
 func (a appEndpoint) accepted(t testing.TB) int64 {
 	return metrics(t, a.base)["enviromon_readings_accepted_total"]
+}
+
+// profileSeconds is how much of a measurement a CPU profile covers.
+const profileSeconds = 5
+
+// profile starts a CPU profile of the app, when BENCH_PROFILE is set, and
+// returns the function that waits for it and saves it as
+// test-artifacts/profiles/<name>.pprof (git-ignored); each run overwrites
+// the last. Idle time is not sampled, so a measurement shorter than the
+// profile does not dilute it.
+func (a appEndpoint) profile(t testing.TB, name string) func() {
+	t.Helper()
+	if os.Getenv("BENCH_PROFILE") == "" || a.pprof == "" {
+		return func() {}
+	}
+	dir := filepath.Join(tools.root, "test-artifacts", "profiles")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	done := make(chan error, 1)
+	go func() {
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", a.pprof, profileSeconds)
+		resp, err := http.Get(url)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("%s: %s", url, resp.Status)
+			return
+		}
+		f, err := os.Create(filepath.Join(dir, name+".pprof"))
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		done <- errors.Join(err, f.Close())
+	}()
+	return func() { require.NoError(t, <-done, "CPU profile %s", name) }
 }

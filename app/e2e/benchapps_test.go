@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,20 +31,22 @@ import (
 // with its data under dir.
 func startEmbedded(t testing.TB, dir string) appEndpoint {
 	t.Helper()
-	ports := freePorts(t, 3)
-	addr, brokerAddr, signalrAddr := "127.0.0.1:"+ports[0], "127.0.0.1:"+ports[1], "127.0.0.1:"+ports[2]
+	ports := freePorts(t, 4)
+	addr, brokerAddr, signalrAddr, pprofAddr := "127.0.0.1:"+ports[0], "127.0.0.1:"+ports[1], "127.0.0.1:"+ports[2], "127.0.0.1:"+ports[3]
 	comps, data := filepath.Join(dir, "embedded-components"), filepath.Join(dir, "embedded-data")
 	copyComponents(t, filepath.Join(tools.root, "components", "embedded"), comps, map[string]string{
 		`"data/enviromon.db"`:   fmt.Sprintf("%q", filepath.Join(data, "enviromon.db")),
 		"tcp://127.0.0.1:1883":  "tcp://" + brokerAddr,
 		"http://127.0.0.1:8088": "http://" + signalrAddr,
 	}, map[string]int{})
+	// BENCH_APP_ARGS adds flags, to try a setting: BENCH_APP_ARGS='-batch-max 512'.
 	p := startProc(t, procSpec{name: "enviromon embedded", bin: tools.enviromon, dir: dir, env: childEnv(),
-		args: []string{"-mode", "embedded", "-addr", addr, "-components", comps, "-data", data,
-			"-broker", brokerAddr, "-signalr-local", signalrAddr, "-dashboard", "", "-log-level", "warn"}})
+		args: append([]string{"-mode", "embedded", "-addr", addr, "-components", comps, "-data", data,
+			"-broker", brokerAddr, "-signalr-local", signalrAddr, "-dashboard", "", "-log-level", "warn", "-pprof", pprofAddr},
+			strings.Fields(os.Getenv("BENCH_APP_ARGS"))...)})
 	base := "http://" + addr
 	require.NoError(t, p.waitFor("ready app", 30*time.Second, statusIs(base+"/readyz", http.StatusOK)))
-	return appEndpoint{base: base, pid: p.cmd.Process.Pid, mqttURL: "tcp://" + brokerAddr}
+	return appEndpoint{base: base, pid: p.cmd.Process.Pid, mqttURL: "tcp://" + brokerAddr, pprof: pprofAddr}
 }
 
 // sidecarApp is a stand-in app beside its own daprd, on its own stack:

@@ -29,6 +29,7 @@ const appID = "enviromon"
 // POD_NAME, which names its MQTT client ({podName} in the component).
 type replica struct {
 	pod   string
+	pprof string // the app's profiling address
 	base  string // the app's HTTP base URL
 	app   *proc
 	daprd *proc
@@ -59,16 +60,16 @@ func (s *stack) startReplica(t testing.TB, pod string) *replica {
 }
 
 func (s *stack) tryReplica(t testing.TB, pod string) (*replica, error) {
-	ports := freePorts(t, 5)
+	ports := freePorts(t, 6)
 	appPort, httpPort, grpcPort := ports[0], ports[1], ports[2]
-	r := &replica{pod: pod, base: "http://127.0.0.1:" + appPort}
+	r := &replica{pod: pod, base: "http://127.0.0.1:" + appPort, pprof: "127.0.0.1:" + ports[5]}
 
 	r.app = startProc(t, procSpec{name: "enviromon " + pod, bin: tools.enviromon, dir: s.dir,
 		env: childEnv("DAPR_GRPC_PORT="+grpcPort, "DAPR_HTTP_PORT="+httpPort),
 		args: []string{"-mode", "sidecar", "-addr", "127.0.0.1:" + appPort, "-app-id", appID, "-dashboard", "",
-			"-input", inputBinding, "-state", stateStore, "-output", outputBinding, "-components", s.stateDir}})
+			"-input", inputBinding, "-state", stateStore, "-output", outputBinding, "-components", s.stateDir, "-pprof", r.pprof}})
 
-	r.daprd = s.daprd(t, pod, appPort, ports[1:])
+	r.daprd = s.daprd(t, pod, appPort, ports[1:5])
 
 	steps := []struct {
 		p     *proc
