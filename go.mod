@@ -12,6 +12,7 @@ require (
 	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/gin-gonic/gin v1.10.1
 	github.com/go-kit/log v0.2.1
+	github.com/google/pprof v0.0.0-20241029153458-d1b30febd7db
 	github.com/hashicorp/hcl/v2 v2.23.0
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/philippseith/signalr v0.6.3

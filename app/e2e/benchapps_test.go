@@ -114,17 +114,24 @@ func (a *sidecarApp) measure(t testing.TB, n int) float64 {
 // the device's record and its ETag, calibrate (the calibration looked up
 // once per device and cached, as the original did), validate, write with
 // If-Match (first write wins; re-read and re-apply on a conflict), then one
-// SignalR call. Deliveries are handled as daprd sends them, concurrently.
+// SignalR call. The original's function ran one invocation per Event Hubs
+// partition at a time, each going through its messages in order, so the
+// baseline handles at most baselinePartitions deliveries at once.
 type baseline struct {
 	*sidecarApp
 	dapr  string // daprd's HTTP API
+	slots chan struct{}
 	mu    sync.Mutex
 	calib map[string]telemetry.Calibration
 }
 
+// baselinePartitions is IoT Hub's default partition count.
+const baselinePartitions = 4
+
 func newBaseline(t testing.TB, be backend) *baseline {
 	t.Helper()
-	b := &baseline{sidecarApp: &sidecarApp{}, calib: map[string]telemetry.Calibration{}}
+	b := &baseline{sidecarApp: &sidecarApp{}, calib: map[string]telemetry.Calibration{},
+		slots: make(chan struct{}, baselinePartitions)}
 	b.stack, b.dapr = serveBeside(t, be, "baseline-0", http.HandlerFunc(b.serve))
 	return b
 }
@@ -151,6 +158,8 @@ func (b *baseline) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	b.slots <- struct{}{}
+	defer func() { <-b.slots }()
 	meta := map[string]string{}
 	for k := range r.Header {
 		meta[k] = r.Header.Get(k)

@@ -6,15 +6,11 @@
 package main
 
 import (
-	"cmp"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -101,69 +97,6 @@ func versions() string {
 		parts = append(parts, "daprd "+v)
 	}
 	return strings.Join(parts, ", ")
-}
-
-// topCosts names the three packages with the largest flat CPU share in each
-// profile, with each one's costliest function, as `go tool pprof -top`
-// reports them.
-func topCosts(dir string) string {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.pprof"))
-	if len(files) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString("\n**Top CPU costs** by package (flat share of the CPU profiles `make bench` saves in `" + dir + "/`, git-ignored):\n\n")
-	for _, file := range files {
-		out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=100000", file).Output()
-		name := strings.TrimSuffix(filepath.Base(file), ".pprof")
-		if err != nil {
-			fmt.Fprintf(&b, "- %s: unreadable (%v)\n", name, err)
-			continue
-		}
-		fmt.Fprintf(&b, "- %s: %s\n", name, strings.Join(costs(string(out), 3), "; "))
-	}
-	return b.String()
-}
-
-// costs sums pprof -top's flat percentages by package and returns the n
-// largest, each with its costliest function.
-func costs(top string, n int) []string {
-	type pkg struct {
-		name  string
-		share float64
-		first string // costliest function, pprof lists them in flat order
-	}
-	byName := map[string]*pkg{}
-	var order []*pkg
-	inTable := false
-	for line := range strings.Lines(top) {
-		f := strings.Fields(line)
-		if len(f) >= 5 && f[0] == "flat" {
-			inTable = true
-			continue
-		}
-		if !inTable || len(f) < 6 {
-			continue
-		}
-		share, err := strconv.ParseFloat(strings.TrimSuffix(f[1], "%"), 64)
-		if err != nil {
-			continue
-		}
-		fn := strings.Join(f[5:], " ")
-		p := byName[pkgOf(fn)]
-		if p == nil {
-			p = &pkg{name: pkgOf(fn), first: fn}
-			byName[p.name] = p
-			order = append(order, p)
-		}
-		p.share += share
-	}
-	slices.SortStableFunc(order, func(a, b *pkg) int { return cmp.Compare(b.share, a.share) })
-	var out []string
-	for _, p := range order[:min(n, len(order))] {
-		out = append(out, fmt.Sprintf("`%s` %.0f %% (most in `%s`)", p.name, p.share, strings.TrimPrefix(p.first, p.name+".")))
-	}
-	return out
 }
 
 // pkgOf returns the import path of a pprof function name such as

@@ -29,7 +29,7 @@ var tables = []table{
 		title:  "Throughput: the app beside daprd",
 		prefix: "BenchmarkSidecar/",
 		note: "Ceiling B: the same load generator → mosquitto → daprd `bindings.mqtt3` (components/local) → an app that only answers 200. " +
-			"Baseline: the original system's per-message algorithm (read + ETag, calibrate, validate, If-Match write, one SignalR call) beside its own daprd on the same kind of store. " +
+			"Baseline: the original system's per-message algorithm (read + ETag, calibrate, validate, If-Match write, one SignalR call), one message at a time per partition over IoT Hub's default 4 partitions, beside its own daprd on the same kind of store. " +
 			"Writes/msg: the app's state store writes per message counted.",
 		columns: []column{{"msgs/s", "counted/s"}, {"ceilingB-msgs/s", "ceiling B/s"}, {"x-ceilingB", "ratio to B"},
 			{"baseline-msgs/s", "baseline/s"}, {"x-baseline", "× baseline"}, {"writes/msg", "writes/msg"}, {"readings/commit", "readings/commit"}, {"new-devices/s", "new devices/s"}},
@@ -50,7 +50,7 @@ var tables = []table{
 	},
 	{
 		title:  "Scale: 100,000 devices",
-		prefix: "BenchmarkScale",
+		prefix: "BenchmarkScale/",
 		note:   "The embedded app: resident memory and live heap above idle per device, both after a garbage collection once every device exists; first messages (new devices) and later messages (known devices) per second; resident memory after paging through every device.",
 		columns: []column{{"devices", "devices"}, {"rss-bytes/device", "RSS bytes/device"}, {"heap-bytes/device", "live heap bytes/device"}, {"new-devices/s", "new devices/s"},
 			{"msgs/s", "known devices msgs/s"}, {"page-rss-mb", "RSS after paging all, MB"}},

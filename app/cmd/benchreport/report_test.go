@@ -67,18 +67,22 @@ func TestSplice(t *testing.T) {
 	assert.Error(t, err)
 }
 
-func TestCosts(t *testing.T) {
-	top := `File: enviromon
-      flat  flat%   sum%        cum   cum%
-     1.20s 30.00% 30.00%      1.20s 30.00%  runtime.futex
-     0.80s 20.00% 50.00%      0.90s 22.50%  encoding/json.(*decodeState).object
-     0.60s 15.00% 65.00%      0.60s 15.00%  runtime.memmove
-     0.40s 10.00% 75.00%      0.40s 10.00%  github.com/mochi-mqtt/server/v2.(*Client).Read
-     0.20s  5.00% 80.00%      0.20s  5.00%  syscall.Syscall6
-`
-	assert.Equal(t, []string{
-		"`runtime` 45 % (most in `futex`)",
-		"`encoding/json` 20 % (most in `(*decodeState).object`)",
-		"`github.com/mochi-mqtt/server/v2` 10 % (most in `(*Client).Read`)",
-	}, costs(top, 3))
+func TestCharge(t *testing.T) {
+	for _, tc := range []struct {
+		stack []string // leaf first
+		want  string
+	}{
+		{[]string{"runtime.memmove", "modernc.org/sqlite/lib._sqlite3VdbeExec", "database/sql.(*Tx).ExecContext"}, "SQLite"},
+		{[]string{"internal/runtime/syscall/linux.Syscall6", "syscall.write", "net.(*conn).Write", "github.com/mochi-mqtt/server/v2.(*Client).WritePacket"}, "embedded broker (mochi + bbolt)"},
+		{[]string{"runtime.scanobject", "runtime.gcDrain", "runtime.gcBgMarkWorker"}, "garbage collector"},
+		{[]string{"encoding/json.(*decodeState).object", "github.com/enviromon/enviromon/app/pipeline.(*Processor).flush"}, "JSON"},
+		{[]string{"runtime.futex", "runtime.schedule"}, "Go runtime (scheduler, allocator)"},
+		{[]string{"strings.Index", "github.com/acme/other.F"}, "github.com/acme/other"},
+	} {
+		assert.Equal(t, tc.want, charge(tc.stack), "%v", tc.stack)
+	}
+}
+
+func TestCostsOfSavedProfile(t *testing.T) {
+	assert.Empty(t, topCosts(t.TempDir()), "no profiles, no list")
 }

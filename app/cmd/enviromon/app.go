@@ -46,8 +46,9 @@ type namedCloser struct {
 // infra is what a mode provides to the common pipeline: embedded mode
 // opens components in-process, sidecar mode talks to daprd.
 type infra struct {
-	store  pipeline.Store
-	output notify.Invoker // nil without live updates
+	store     pipeline.Store
+	storeType string         // the state component's type, e.g. state.sqlite; "" if unknown
+	output    notify.Invoker // nil without live updates
 	// routes adds HTTP routes (the sidecar's input binding route).
 	routes func(r *gin.Engine, handle func(context.Context, pipeline.Message) error)
 	// startInput starts in-process input delivery (embedded mode).
@@ -98,6 +99,10 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 		}
 		a.goRun("notifier", func() error { return a.notifier.Run(runCtx) })
 		opts = append(opts, pipeline.WithNotifier(a.notifier))
+	}
+	if cfg.Pipeline.Lanes == 0 {
+		cfg.Pipeline.Lanes = lanesFor(in.storeType)
+		log.Info("commit lanes", "lanes", cfg.Pipeline.Lanes, "stateType", in.storeType)
 	}
 	a.proc, err = pipeline.New(in.store, cfg.Pipeline, opts...)
 	if err != nil {

@@ -69,7 +69,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Float64Var(&c.SimRate, "sim-rate", c.SimRate, "messages per second per simulated device (env ENVIROMON_SIM_RATE)")
 	fs.DurationVar(&p.Window, "batch-window", p.Window, "group commit window; 0 commits what queued during the last commit without lingering (env ENVIROMON_BATCH_WINDOW)")
 	fs.IntVar(&p.MaxBatch, "batch-max", p.MaxBatch, "readings that close a group commit early (env ENVIROMON_BATCH_MAX)")
-	fs.IntVar(&p.Lanes, "lanes", p.Lanes, "parallel committers (env ENVIROMON_LANES)")
+	p.Lanes = 0 // by state store, once its type is known: see lanesFor
+	fs.IntVar(&p.Lanes, "lanes", p.Lanes, "parallel committers; 0 picks by state store: 1 for state.sqlite, whose writers take turns, else 4 (env ENVIROMON_LANES)")
 	fs.IntVar(&p.DedupWindow, "dedup-window", p.DedupWindow, "message ids remembered per device (env ENVIROMON_DEDUP_WINDOW)")
 	fs.DurationVar(&p.CalibrationTTL, "calibration-ttl", p.CalibrationTTL, "how long a cached calibration is used (env ENVIROMON_CALIBRATION_TTL)")
 	fs.Var(&limitsFlag{l: &p.Limits}, "limits", "accepted ranges, e.g. temperature=-40..80,humidity=0..100,pressure=600..1600 (env ENVIROMON_LIMITS)")
@@ -149,8 +150,11 @@ func (c config) validate() error {
 	if c.Pipeline.Window < 0 {
 		errs = append(errs, errors.New("batch-window must not be negative (0: no linger)"))
 	}
-	if c.Pipeline.MaxBatch <= 0 || c.Pipeline.Lanes <= 0 || c.Pipeline.DedupWindow <= 0 {
-		errs = append(errs, errors.New("batch-max, lanes and dedup-window must be positive"))
+	if c.Pipeline.MaxBatch <= 0 || c.Pipeline.DedupWindow <= 0 {
+		errs = append(errs, errors.New("batch-max and dedup-window must be positive"))
+	}
+	if c.Pipeline.Lanes < 0 {
+		errs = append(errs, errors.New("lanes must not be negative (0: by state store)"))
 	}
 	if err := c.Pipeline.Limits.Check(); err != nil {
 		errs = append(errs, err)

@@ -71,7 +71,7 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 		return in, err
 	}
 	a.closers = append(a.closers, namedCloser{"state store", store.Close})
-	in.store = store
+	in.store, in.storeType = store, stateComp.Type
 
 	if cfg.OutputBinding != "" {
 		outComp, err := find(cfg.OutputBinding)

@@ -20,20 +20,21 @@ func checkKeyLayout(c component.Component, appID, namespace string) error {
 
 // sidecarKeyLayout checks the state component daprd loads, when its
 // manifest is in the folder cfg.Components (under Kubernetes, a ConfigMap of
-// the same file). Without that folder there is nothing to read: it says so.
-func (a *app) sidecarKeyLayout(cfg config, getenv func(string) string) error {
+// the same file), and returns its type. Without that folder there is nothing
+// to read: it says so, and the type is "".
+func (a *app) sidecarKeyLayout(cfg config, getenv func(string) string) (string, error) {
 	if cfg.Components == "" {
 		a.log.Warn("state key layout not checked: give -components the folder of the state component's manifest")
-		return nil
+		return "", nil
 	}
 	comps, err := component.LoadDir(cfg.Components, component.Options{AppID: cfg.AppID, Getenv: getenv, LeaveSecrets: true})
 	if err != nil {
-		return err
+		return "", err
 	}
 	for _, c := range comps {
 		if c.Name == cfg.StateStore {
-			return checkKeyLayout(c, cfg.AppID, getenv("NAMESPACE"))
+			return c.Type, checkKeyLayout(c, cfg.AppID, getenv("NAMESPACE"))
 		}
 	}
-	return fmt.Errorf("state component %q not found in %s (-components)", cfg.StateStore, cfg.Components)
+	return "", fmt.Errorf("state component %q not found in %s (-components)", cfg.StateStore, cfg.Components)
 }

@@ -21,7 +21,8 @@ const sidecarConnectTimeout = 60 * time.Second
 // through its gRPC API, and it delivers the input binding to POST /<name>.
 func (a *app) openSidecar(ctx context.Context, cfg config, getenv func(string) string) (infra, error) {
 	var in infra
-	if err := a.sidecarKeyLayout(cfg, getenv); err != nil {
+	var err error
+	if in.storeType, err = a.sidecarKeyLayout(cfg, getenv); err != nil {
 		return in, err
 	}
 	addr := getenv("DAPR_GRPC_ENDPOINT")
