@@ -85,6 +85,16 @@ azurite: .bin/azurite/node_modules/.bin/azurite-table
 dapr-run: tools build dashboard azurite
 	./.ci/dapr-run.sh
 
+# Fault injection (issue 9, in progress): kill -9 of the app beside daprd
+# (app/e2e/faults_test.go, tags e2e faults), the embedded app's kill -9 and
+# the store outage. Not in .ci/run yet: see faults_test.go.
+.PHONY: test-faults
+## test-faults: the fault-injection cases (E2EFLAGS applies)
+test-faults: tools build dashboard azurite
+	DAPR_RUNTIME_PATH="$$(DAPR_VERSION='$(DAPR_VERSION)' TOOLS_DIR='$(TOOLS_DIR)' ./.ci/tools.sh --print-path)" \
+		$(GO) test -tags 'e2e faults' -count=1 -v -timeout 30m -run 'TestFault|TestStoreOutage' $(E2EFLAGS) ./app/e2e/
+	$(GO) test -count=1 -run TestKilledAppLosesNothing ./app/cmd/enviromon/
+
 # End-to-end suite against real daprd (app/e2e, build tag e2e): mosquitto,
 # Azurite / SQLite / Redis, signalr-local, the official SignalR client, two
 # replicas. Needs mosquitto, redis-server, Azurite (.bin/azurite) and node.

@@ -28,8 +28,9 @@ const appID = "enviromon"
 // replica is one app process beside its own daprd; pod is its daprd's
 // POD_NAME, which names its MQTT client ({podName} in the component).
 type replica struct {
-	pod   string
-	pprof string // the app's profiling address
+	pod     string
+	pprof   string   // the app's profiling address
+	appSpec procSpec // how the app was started, to start it again
 	base  string // the app's HTTP base URL
 	app   *proc
 	daprd *proc
@@ -64,10 +65,11 @@ func (s *stack) tryReplica(t testing.TB, pod string) (*replica, error) {
 	appPort, httpPort, grpcPort := ports[0], ports[1], ports[2]
 	r := &replica{pod: pod, base: "http://127.0.0.1:" + appPort, pprof: "127.0.0.1:" + ports[5]}
 
-	r.app = startProc(t, procSpec{name: "enviromon " + pod, bin: tools.enviromon, dir: s.dir,
+	r.appSpec = procSpec{name: "enviromon " + pod, bin: tools.enviromon, dir: s.dir,
 		env: childEnv("DAPR_GRPC_PORT="+grpcPort, "DAPR_HTTP_PORT="+httpPort),
 		args: []string{"-mode", "sidecar", "-addr", "127.0.0.1:" + appPort, "-app-id", appID, "-dashboard", "",
-			"-input", inputBinding, "-state", stateStore, "-output", outputBinding, "-components", s.stateDir, "-pprof", r.pprof}})
+			"-input", inputBinding, "-state", stateStore, "-output", outputBinding, "-components", s.stateDir, "-pprof", r.pprof}}
+	r.app = startProc(t, r.appSpec)
 
 	r.daprd = s.daprd(t, pod, appPort, ports[1:5])
 
