@@ -41,7 +41,10 @@ test-dashboard: dashboard
 	cd dashboard && node --test test/model.test.mjs test/devserver.test.mjs test/api.test.mjs
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./app/telemetry/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./app/telemetry/
+	$(GO) test -run '^$$' -fuzz '^FuzzToken$$' -fuzztime $(FUZZTIME) ./app/signalr/
+	$(GO) test -run '^$$' -fuzz '^FuzzREST$$' -fuzztime $(FUZZTIME) ./app/signalr/
+	$(GO) test -run '^$$' -fuzz '^FuzzComponentYAML$$' -fuzztime $(FUZZTIME) ./app/component/
 
 ## bench: the end-to-end benchmarks (app/e2e) against their ceilings, $(BENCH_COUNT) runs each, and the broker's; rewrites README's Performance section from what they measured
 BENCH_COUNT ?= 5

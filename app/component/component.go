@@ -40,7 +40,8 @@ func (c Component) String() string { return c.Redacted() }
 // Redacted describes the component for logs: its name, type and version and
 // its metadata in key order, with values masked when they came from a
 // secretKeyRef or their name looks secret (see IsSecretName). Passwords in
-// URL values are masked too.
+// URL values are masked too, and a value with user info that does not parse
+// as a URL is masked whole.
 func (c Component) Redacted() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s", c.Name, c.Type)
@@ -74,7 +75,16 @@ func (c Component) redact(name string) string {
 	if c.secret[name] || IsSecretName(name) {
 		return masked
 	}
-	if u, err := url.Parse(v); err == nil && u.User != nil {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		// url.Parse refuses a URL whose password or host holds a character
+		// it would have to escape (a space, a bad %-escape), and then cannot
+		// say where the password is.
+		if _, rest, ok := strings.Cut(v, "://"); ok && strings.Contains(rest, "@") {
+			return masked
+		}
+	case u.User != nil:
 		if _, ok := u.User.Password(); ok {
 			return u.Redacted()
 		}

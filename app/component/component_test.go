@@ -29,6 +29,7 @@ spec:
   - {name: clientSecret, value: s3cr3t}
   - {name: keyPrefix, value: enviromon}
   - {name: url, value: "tcp://user:pa55@127.0.0.1:1883"}
+  - {name: broker, value: "tcp://user:pa^55@127.0.0.1:1883"}
   - name: plainName
     secretKeyRef: {name: FROM_SECRET}
 `), 0o600))
@@ -43,10 +44,10 @@ spec:
 
 	got := fmt.Sprint(cs[0])
 	assert.Equal(t, got, cs[0].Redacted(), "String is the redacted form")
-	for _, secret := range []string{"hunter2", "a2V5", "abc", "sv=2020", "s3cr3t", "pa55", "shh"} {
+	for _, secret := range []string{"hunter2", "a2V5", "abc", "sv=2020", "s3cr3t", "pa55", "pa^55", "shh"} {
 		assert.NotContains(t, got, secret)
 	}
-	for _, visible := range []string{`mixed (state.redis/v1)`, `redisHost: "127.0.0.1:6379"`, `keyPrefix: "enviromon"`, `url: "tcp://user:xxxxx@127.0.0.1:1883"`} {
+	for _, visible := range []string{`mixed (state.redis/v1)`, `redisHost: "127.0.0.1:6379"`, `keyPrefix: "enviromon"`, `url: "tcp://user:xxxxx@127.0.0.1:1883"`, `broker: "***"`} {
 		assert.Contains(t, got, visible)
 	}
 	assert.Equal(t, "shh", cs[0].Metadata["plainName"], "redaction does not change the values")

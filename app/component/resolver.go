@@ -111,12 +111,20 @@ func (r *resolver) secret(m manifest, name, key string) (string, error) {
 // substitute replaces the placeholders daprd replaces: every {uuid} with a
 // new random UUID, {podName}, {namespace} and {appID}.
 func (r *resolver) substitute(v string) (string, error) {
-	for strings.Contains(v, "{uuid}") {
-		u, err := newUUID()
-		if err != nil {
-			return "", err
+	if parts := strings.Split(v, "{uuid}"); len(parts) > 1 {
+		// One pass: replacing one at a time rescans and copies the value
+		// for each placeholder, quadratic in a long value.
+		var b strings.Builder
+		b.WriteString(parts[0])
+		for _, p := range parts[1:] {
+			u, err := newUUID()
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(u)
+			b.WriteString(p)
 		}
-		v = strings.Replace(v, "{uuid}", u, 1)
+		v = b.String()
 	}
 	if strings.Contains(v, "{podName}") {
 		pod, err := r.podName()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 )
@@ -106,11 +107,17 @@ func (s *Service) sendConnection(r *http.Request, name string) (int, error) {
 // send decodes the message and sends it to the connections that to picks
 // (nil: all). Like the service, it accepts a send nobody receives.
 func (s *Service) send(r *http.Request, name string, to func(*hub) []string) (int, error) {
-	var m message
-	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxMessage)).Decode(&m); err != nil {
+	// The whole body is one message: a json.Decoder would stop after the
+	// first value and accept whatever follows it.
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxMessage))
+	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
 			return 0, fmt.Errorf("send: %w", ErrTooLarge)
 		}
+		return 0, fmt.Errorf("send: %w: %v", ErrBadRequest, err)
+	}
+	var m message
+	if err := json.Unmarshal(data, &m); err != nil {
 		return 0, fmt.Errorf("send: %w: %v", ErrBadRequest, err)
 	}
 	if m.Target == "" {

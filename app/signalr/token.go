@@ -64,8 +64,11 @@ func verifyToken(key []byte, token string, now time.Time) (claims, error) {
 	if err := decodeSegment(parts[0], &head); err != nil || head.Alg != "HS256" {
 		return claims{}, fmt.Errorf("%w: unsupported token header", ErrUnauthorized)
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[2], "="))
-	if err != nil || !hmac.Equal(sig, mac(key, parts[0]+"."+parts[1])) {
+	// The signature is compared in the one encoding a JWS has (base64url,
+	// no padding): decoding it first would also take line breaks, padding
+	// and unused low bits, so one signed token would verify in many forms.
+	sig := base64.RawURLEncoding.EncodeToString(mac(key, parts[0]+"."+parts[1]))
+	if !hmac.Equal([]byte(parts[2]), []byte(sig)) {
 		return claims{}, fmt.Errorf("%w: bad signature", ErrUnauthorized)
 	}
 	var raw map[string]json.RawMessage

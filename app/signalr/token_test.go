@@ -1,12 +1,15 @@
 package signalr
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -129,3 +132,126 @@ func hs256(key, claimsJSON string) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// budget bounds the work one fuzz input may take, far above what a real
+// input needs, so that only quadratic or endless work trips it.
+const budget = time.Second
+
+// FuzzToken: whatever the bearer token, verifyToken refuses it with
+// ErrUnauthorized and no claims, or it is an unexpired HS256 token whose
+// signature segment is exactly the one the key makes for its header and
+// claims. A token signToken mints verifies to what it was minted with
+// until its exp (plus leeway), and no edit of one of its bytes verifies.
+func FuzzToken(f *testing.F) {
+	now := time.Unix(1_700_000_000, 0)
+	aud := "http://127.0.0.1:8088/api/hubs/enviromon/:send?api-version=2022-11-01"
+	exp := itoa(now.Add(time.Hour).Unix())
+	good, err := signToken([]byte(testKey), aud, now.Add(time.Hour), "alice")
+	require.NoError(f, err)
+	parts := strings.Split(good, ".")
+	claims, sig := parts[1], parts[2]
+	for _, token := range []string{
+		good,
+		hs256(testKey, `{"aud":["`+aud+`"],"exp":`+exp+`,"nameid":"bob"}`),
+		hs256(testKey, `{"aud":"a","exp":`+exp+`.5,"nbf":`+itoa(now.Unix())+`}`),
+		hs256(testKey, `{"aud":"a","exp":"`+exp+`"}`),
+		hs256(testKey, `{"aud":"a","exp":1e400}`),
+		hs256(testKey, `{"aud":"a","exp":-1e15,"nbf":1e15}`),
+		hs256(testKey, `{"aud":"a","exp":`+exp+`,"exp":1}`),
+		hs256(testKey, `[1,2]`),
+		hs256(testKey, `{"aud":{"x":1},"exp":`+exp+`,"sub":5}`),
+		hs256("another-key", `{"aud":"a","exp":`+exp+`}`),
+		tamper(good),
+		unsigned(aud, now.Add(time.Hour)),
+		b64(`{"alg":"none"}`) + "." + claims + "." + sig,
+		b64(`{"alg":"hs256"}`) + "." + claims + "." + sig,
+		b64(`{"alg":"HS512","typ":"JWT"}`) + "." + claims + "." + sig,
+		b64(`{"alg":"RS256","typ":"JWT"}`) + "." + claims + "." + sig,
+		b64(`{"alg":["HS256"]}`) + "." + claims + "." + sig,
+		good + ".", "." + good, good + "=", good + "\n", "\r\n" + good,
+		strings.Replace(good, sig, sig[:9]+"\r\n"+sig[9:], 1),
+		good[:len(good)-1] + string(base64url[strings.IndexByte(base64url, good[len(good)-1])^1]), // unused low bit set
+		strings.Replace(good, ".", "=.", 1),
+		"", ".", "..", "...", "a.b.c", "not-a-jwt", "Bearer " + good,
+		"!!!.@@@.###", "eyJ.eyJ.", "\xff\xfe.\x00.\x80",
+		strings.Repeat("A", 1<<12) + "." + claims + "." + sig,
+		hs256(testKey, `{"aud":"a","exp":`+exp+`,"sub":`+strings.Repeat("[", 10001)+`}`), // deeper than encoding/json goes
+	} {
+		f.Add(token, aud, "alice", int32(3600), uint16(0), byte('x'))
+	}
+	f.Add(good, "", "", int32(-31), uint16(0xffff), byte('='))
+	f.Add(good, "http://h/\xff", "\u2028\x00", int32(-30), uint16(1), byte('x'))
+	f.Fuzz(func(t *testing.T, token, aud, user string, ttl int32, edit uint16, b byte) {
+		start := time.Now()
+		checkVerified(t, token, now)
+
+		minted, err := signToken([]byte(testKey), aud, now.Add(time.Duration(ttl)*time.Second), user)
+		require.NoError(t, err)
+		c, err := verifyToken([]byte(testKey), minted, now)
+		if ttl < -int32(leeway/time.Second) {
+			require.ErrorIs(t, err, ErrUnauthorized, "expired %ds ago", -ttl)
+		} else {
+			require.NoError(t, err)
+			assert.Equal(t, now.Unix()+int64(ttl), c.Expiry.Unix())
+			if utf8.ValidString(aud) && utf8.ValidString(user) { // JSON replaces invalid UTF-8
+				assert.Equal(t, []string{aud}, c.Audience)
+				assert.Equal(t, user, c.User)
+			}
+		}
+		if edited := editToken(minted, edit, b); edited != minted {
+			_, err := verifyToken([]byte(testKey), edited, now)
+			require.ErrorIs(t, err, ErrUnauthorized, "edited token %q verifies", edited)
+		}
+		if elapsed := time.Since(start); elapsed > budget {
+			t.Fatalf("verifying took %s", elapsed)
+		}
+	})
+}
+
+const base64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// checkVerified asserts that verifyToken either refuses token or that the
+// token is signed with testKey, written as signToken writes it.
+func checkVerified(t *testing.T, token string, now time.Time) {
+	t.Helper()
+	c, err := verifyToken([]byte(testKey), token, now)
+	if err != nil {
+		require.ErrorIs(t, err, ErrUnauthorized)
+		require.Zero(t, c, "claims returned with an error")
+		return
+	}
+	parts := strings.Split(token, ".")
+	require.Len(t, parts, 3)
+	h := hmac.New(sha256.New, []byte(testKey))
+	h.Write([]byte(parts[0] + "." + parts[1]))
+	require.Equal(t, base64.RawURLEncoding.EncodeToString(h.Sum(nil)), parts[2],
+		"token %q verifies without the signature of its header and claims", token)
+	var head struct{ Alg string }
+	require.NoError(t, decodeSegment(parts[0], &head))
+	require.Equal(t, "HS256", head.Alg)
+	require.False(t, now.After(c.Expiry.Add(leeway)), "token expired at %s verifies", c.Expiry)
+}
+
+// editToken changes token in one place, chosen by edit: it replaces,
+// inserts before or deletes the byte at a position, or cuts the token
+// there. Positions count from the end, where the signature is, so that
+// small values of edit reach it.
+func editToken(token string, edit uint16, b byte) string {
+	pos := len(token) - int(edit>>2)%(len(token)+1)
+	switch edit & 3 {
+	case 0:
+		if pos == len(token) {
+			return token + string([]byte{b})
+		}
+		return token[:pos] + string([]byte{b}) + token[pos+1:]
+	case 1:
+		return token[:pos] + string([]byte{b}) + token[pos:]
+	case 2:
+		if pos == len(token) {
+			return token
+		}
+		return token[:pos] + token[pos+1:]
+	default:
+		return token[:pos]
+	}
+}
