@@ -22,7 +22,12 @@ type handlers struct {
 
 // ingest is HTTPS device ingest, like IoT Hub's HTTP device endpoint: the
 // body is one telemetry object or an array; the optional Message-Id header
-// de-duplicates a resent request whose payload has no message id.
+// de-duplicates a resent request whose payload has no message id. A body
+// that is not telemetry at all is answered 400 with the reason (and
+// dead-lettered, as the pipeline does for every transport); a body over
+// telemetry.MaxPayload is answered 413 before it reaches the pipeline.
+// Readings that decode but are invalid are answered 200, with one reason
+// each.
 func (h *handlers) ingest(c *gin.Context) {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
@@ -33,6 +38,9 @@ func (h *handlers) ingest(c *gin.Context) {
 		Payload:   body,
 		MessageID: c.GetHeader("Message-Id"),
 	})
+	if err == nil {
+		err = res.Refused // dead-lettered, and still the client's mistake
+	}
 	if err != nil {
 		h.fail(c, err)
 		return

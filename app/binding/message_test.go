@@ -21,6 +21,11 @@ func TestMessage(t *testing.T) {
 		{"mqtt topic", map[string]string{"topic": "devices/dev42/messages/events/"}, "dev42", "", time.Time{}, time.Time{}},
 		{"mqtt topic without the last slash", map[string]string{"topic": "devices/dev42/messages/events"}, "dev42", "", time.Time{}, time.Time{}},
 		{"mqtt topic with properties", map[string]string{"topic": "devices/d-1/messages/events/%24.ct=json"}, "d-1", "", time.Time{}, time.Time{}},
+		// A topic's device id is taken as it is: the pipeline checks it by
+		// IoT Hub's rules and refuses it there, as for every transport.
+		{"mqtt topic id with a space, for the pipeline to refuse", map[string]string{"topic": "devices/a b/messages/events/"}, "a b", "", time.Time{}, time.Time{}},
+		{"mqtt topic id not ASCII", map[string]string{"topic": "devices/café/messages/events/"}, "café", "", time.Time{}, time.Time{}},
+		{"mqtt topic id with a % is not unescaped", map[string]string{"topic": "devices/a%2Fb/messages/events/"}, "a%2Fb", "", time.Time{}, time.Time{}},
 		{"other topic", map[string]string{"topic": "sensors/dev42"}, "", "", time.Time{}, time.Time{}},
 		{"topic without events", map[string]string{"topic": "devices/dev42/twin"}, "", "", time.Time{}, time.Time{}},
 		{"topic of another events path", map[string]string{"topic": "devices/dev42/messages/eventsx/"}, "", "", time.Time{}, time.Time{}},

@@ -31,9 +31,9 @@ type replica struct {
 	pod     string
 	pprof   string   // the app's profiling address
 	appSpec procSpec // how the app was started, to start it again
-	base  string // the app's HTTP base URL
-	app   *proc
-	daprd *proc
+	base    string   // the app's HTTP base URL
+	app     *proc
+	daprd   *proc
 }
 
 // startReplica starts the app in sidecar mode and its daprd, and returns once

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/enviromon/enviromon/app/telemetry"
 )
@@ -23,6 +24,12 @@ type Result struct {
 	Rejected   int      `json:"rejected"`
 	Duplicates int      `json:"duplicates"`
 	Reasons    []string `json:"reasons,omitempty"` // one per rejected reading
+	// Refused says why the payload as a whole is not telemetry (an error
+	// wrapping telemetry.ErrPayload); nil when it decoded. A refused
+	// payload is still committed as one rejection, dead-lettered and
+	// counted in Rejected, so a transport acknowledges it like any other
+	// message; HTTP answers it with 400.
+	Refused error `json:"-"`
 }
 
 // Process decodes, calibrates and validates m and returns once every reading
@@ -33,7 +40,14 @@ type Result struct {
 // should redeliver, and de-duplication makes that safe.
 func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 	p.metrics.Messages.Add(1)
-	jobs, err := p.prepare(ctx, m)
+	readings, refused := decode(m)
+	var jobs []*job
+	var err error
+	if refused != nil {
+		jobs = []*job{p.refusal(m, refused)}
+	} else {
+		jobs, err = p.prepare(ctx, m, readings)
+	}
 	if err == nil {
 		err = p.enqueue(ctx, jobs)
 	}
@@ -53,6 +67,14 @@ func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Result{}, err
 	}
+	r := tally(jobs)
+	r.Refused = refused
+	p.observe(m, r)
+	return r, nil
+}
+
+// tally counts what became of committed jobs.
+func tally(jobs []*job) Result {
 	var r Result
 	for _, j := range jobs {
 		switch j.verdict() {
@@ -67,8 +89,7 @@ func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 			r.Accepted++
 		}
 	}
-	p.observe(m, r)
-	return r, nil
+	return r
 }
 
 // observe records the latency of a message whose readings were all
@@ -115,22 +136,39 @@ func (p *Processor) enqueue(ctx context.Context, jobs []*job) error {
 	return nil
 }
 
-// prepare turns a message into jobs: one per reading, or one rejection when
-// the payload is not telemetry at all.
-func (p *Processor) prepare(ctx context.Context, m Message) ([]*job, error) {
-	at := m.EnqueuedAt
-	if at.IsZero() {
-		at = p.now()
-	}
-	readings, err := telemetry.Decode(m.Payload)
+// decode returns the readings of m, or why its payload is not telemetry.
+func decode(m Message) ([]telemetry.Reading, error) {
 	if m.Truncated {
-		readings, err = nil, fmt.Errorf("%w: larger than the transport's limit (%d bytes kept)", telemetry.ErrPayload, len(m.Payload))
+		return nil, fmt.Errorf("%w: larger than the transport's limit (%d bytes kept)", telemetry.ErrPayload, len(m.Payload))
 	}
-	if err != nil {
-		in := telemetry.Input{DeviceID: m.DeviceID, MessageID: telemetry.MessageKey(m.MessageID), At: at,
-			Invalid: fmt.Errorf("%w: %w", telemetry.ErrInvalid, err)}
-		return []*job{p.newJob(in, m.Payload)}, nil
+	return telemetry.Decode(m.Payload)
+}
+
+// refusal is the one rejection of a message whose payload is not telemetry,
+// counted on the transport's device when it names a valid one.
+func (p *Processor) refusal(m Message, refused error) *job {
+	in := telemetry.Input{DeviceID: m.DeviceID, MessageID: telemetry.MessageKey(m.MessageID), At: p.arrival(m),
+		Invalid: fmt.Errorf("%w: %w", telemetry.ErrInvalid, refused)}
+	if telemetry.CheckDeviceID(in.DeviceID) != nil {
+		in.DeviceID = "" // counted in the dead-letter list only
 	}
+	return p.newJob(in, m.Payload)
+}
+
+// arrival is when m reached the transport, or now when it does not say.
+func (p *Processor) arrival(m Message) time.Time {
+	if m.EnqueuedAt.IsZero() {
+		return p.now()
+	}
+	return m.EnqueuedAt
+}
+
+// prepare turns the readings of a message into jobs, one per reading. The
+// device id is settled here, the transport's over the payload's, and
+// checked by IoT Hub's rules: a reading without a valid one is rejected and
+// kept in the dead-letter list only.
+func (p *Processor) prepare(ctx context.Context, m Message, readings []telemetry.Reading) ([]*job, error) {
+	at := p.arrival(m)
 	jobs := make([]*job, 0, len(readings))
 	for i, r := range readings {
 		in := telemetry.Input{DeviceID: r.DeviceID, MessageID: r.MessageID, Raw: r, At: at}
@@ -143,7 +181,9 @@ func (p *Processor) prepare(ctx context.Context, m Message) ([]*job, error) {
 		if m.DeviceID != "" {
 			in.DeviceID = m.DeviceID
 			if r.DeviceID != "" && r.DeviceID != m.DeviceID {
-				in.Invalid = fmt.Errorf("%w: payload names device %q but the transport authenticated %q",
+				// %.128q: the ids are quoted before they are checked, and
+				// a payload's may be 200,000 characters long.
+				in.Invalid = fmt.Errorf("%w: payload names device %.128q but the transport authenticated %.128q",
 					telemetry.ErrInvalid, r.DeviceID, m.DeviceID)
 			}
 		}

@@ -5,16 +5,11 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode"
-	"unicode/utf8"
 )
 
 // ErrInvalid is wrapped by every validation failure; the rest of the error
 // text is the reason a user sees.
 var ErrInvalid = errors.New("invalid reading")
-
-// MaxDeviceIDLen is IoT Hub's limit on device id length.
-const MaxDeviceIDLen = 128
 
 // Range is an inclusive interval of accepted values.
 type Range struct {
@@ -93,25 +88,6 @@ func (r Reading) Check() error {
 		return fmt.Errorf("%w: %s", ErrInvalid, r.Problem)
 	}
 	return CheckDeviceID(r.DeviceID)
-}
-
-// CheckDeviceID returns an error wrapping ErrInvalid when id is empty, too
-// long, not UTF-8 or holds control characters.
-func CheckDeviceID(id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("%w: missing device id", ErrInvalid)
-	case len(id) > MaxDeviceIDLen:
-		return fmt.Errorf("%w: device id longer than %d bytes", ErrInvalid, MaxDeviceIDLen)
-	case !utf8.ValidString(id):
-		return fmt.Errorf("%w: device id is not UTF-8", ErrInvalid)
-	}
-	for _, c := range id {
-		if unicode.IsControl(c) {
-			return fmt.Errorf("%w: device id holds a control character", ErrInvalid)
-		}
-	}
-	return nil
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

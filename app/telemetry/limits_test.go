@@ -2,7 +2,6 @@ package telemetry_test
 
 import (
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,16 +65,7 @@ func TestLimitsValidate(t *testing.T) {
 			[]string{"temperature", "finite"}},
 
 		{"missing device id", telemetry.Reading{Temperature: f64(20)}, []string{"device id"}},
-		{"device id of 128 bytes", telemetry.Reading{DeviceID: strings.Repeat("a", 128)}, nil},
-		{"device id of 128 bytes in 2-byte runes", telemetry.Reading{DeviceID: strings.Repeat("é", 64)}, nil},
-		{"device id of 129 bytes", telemetry.Reading{DeviceID: strings.Repeat("a", 129)}, []string{"device id", "128"}},
-		{"device id of 130 bytes in 2-byte runes", telemetry.Reading{DeviceID: strings.Repeat("é", 65)}, []string{"device id", "128"}},
-		{"device id not UTF-8", telemetry.Reading{DeviceID: "dev\xff"}, []string{"device id", "UTF-8"}},
-		{"device id with NUL", telemetry.Reading{DeviceID: "dev\x00"}, []string{"device id", "control"}},
-		{"device id with newline", telemetry.Reading{DeviceID: "dev\nice"}, []string{"device id", "control"}},
-		{"device id with DEL", telemetry.Reading{DeviceID: "dev\x7f"}, []string{"device id", "control"}},
-		{"device id with C1 control", telemetry.Reading{DeviceID: "dev\u0085"}, []string{"device id", "control"}},
-		{"device id with spaces and punctuation", telemetry.Reading{DeviceID: "Raspberry Pi Web Client #1/2"}, nil},
+		{"device id with a slash (more in TestCheckDeviceID)", telemetry.Reading{DeviceID: "a/b"}, []string{"device id", `'/'`}},
 
 		{"a decode problem fails with its text",
 			telemetry.Reading{DeviceID: "d", Problem: "temperature: not a number"},

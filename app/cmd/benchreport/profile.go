@@ -115,7 +115,9 @@ func costsOf(path string) ([]share, error) {
 	for name, v := range by {
 		out = append(out, share{name: name, percent: 100 * float64(v) / float64(total)})
 	}
-	slices.SortFunc(out, func(a, b share) int { return cmp.Or(cmp.Compare(b.percent, a.percent), strings.Compare(a.name, b.name)) })
+	slices.SortFunc(out, func(a, b share) int {
+		return cmp.Or(cmp.Compare(b.percent, a.percent), strings.Compare(a.name, b.name))
+	})
 	return out, nil
 }
 
