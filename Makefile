@@ -42,7 +42,6 @@ test-dashboard: dashboard
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./app/telemetry/
-	$(GO) test -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime $(FUZZTIME) ./app/api/
 	$(GO) test -run '^$$' -fuzz '^FuzzToken$$' -fuzztime $(FUZZTIME) ./app/signalr/
 	$(GO) test -run '^$$' -fuzz '^FuzzREST$$' -fuzztime $(FUZZTIME) ./app/signalr/
 	$(GO) test -run '^$$' -fuzz '^FuzzComponentYAML$$' -fuzztime $(FUZZTIME) ./app/component/
