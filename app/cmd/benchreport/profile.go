@@ -145,3 +145,14 @@ func topCosts(dir string) string {
 	}
 	return b.String()
 }
+
+// pkgOf returns the import path of a pprof function name such as
+// github.com/a/b.(*T).M or runtime.mallocgc.
+func pkgOf(fn string) string {
+	slash := strings.LastIndex(fn, "/")
+	dot := strings.Index(fn[slash+1:], ".")
+	if dot < 0 {
+		return fn
+	}
+	return fn[:slash+1+dot]
+}
