@@ -42,14 +42,15 @@ func daprDuration(s string) (time.Duration, error) {
 
 // checkEventHubs: components-contrib v1.16's Event Hubs binding checkpoints
 // an event whatever the app answered (#4561). It loses nothing only when it
-// hands over one event per partition at a time (in-order delivery) and
-// daprd retries that event until the app commits it (an endless inbound
-// retry), with a bounded backoff so that a partition resumes soon after an
-// outage. The consumer group is the project's own.
+// hands over one event per partition at a time (in-order delivery) and the
+// binding retries that event until the app commits it: its own backOff
+// retry, endless (backOffMaxRetries -1; its default is 3) and constant, so
+// that a partition resumes soon after an outage. The consumer group is the
+// project's own. No input binding may have a daprd inbound retry: see
+// checkNoInboundRetry.
 func checkEventHubs(objs []object) []string {
 	var bad []string
 	fail := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
-	resiliencies := objectsOf[resiliencyapi.Resiliency](objs)
 	for _, c := range objectsOf[componentsapi.Component](objs) {
 		if c.Spec.Type != "bindings.azure.eventhubs" {
 			continue
@@ -60,44 +61,50 @@ func checkEventHubs(objs []object) []string {
 		if v, _ := metadataValue(c, "consumerID"); v != appName {
 			fail("Component %s: consumerID %q, want the consumer group %q", c.Name, v, appName)
 		}
-		retried := false
-		for _, r := range resiliencies {
-			target, ok := r.Spec.Targets.Components[c.Name]
-			if !ok || target.Inbound.Retry == "" {
-				continue
-			}
-			retried = true
-			p, ok := r.Spec.Policies.Retries[target.Inbound.Retry]
-			if !ok {
-				fail("Resiliency %s: inbound retry %q of %s is not a policy", r.Name, target.Inbound.Retry, c.Name)
-				continue
-			}
-			if p.MaxRetries == nil || *p.MaxRetries != -1 {
-				fail("Resiliency %s: retry %s of %s's inbound: maxRetries %v, want -1 (never give up an event the hub will not resend)", r.Name, target.Inbound.Retry, c.Name, p.MaxRetries)
-			}
-			switch p.Policy {
-			case "", "constant": // daprd's default policy (kit retry.DefaultConfig)
-				interval := p.Duration
-				if interval == "" {
-					interval = "5s" // kit retry.DefaultConfig
-				}
-				if d, err := daprDuration(interval); err != nil || d <= 0 || d > maxBackoff {
-					fail("Resiliency %s: retry %s of %s's inbound: duration %q, want up to %s", r.Name, target.Inbound.Retry, c.Name, interval, maxBackoff)
-				}
-			default:
-				// daprd builds the retry from kit's retry.DefaultConfig, whose
-				// MaxElapsedTime (15 min) the Resiliency type has no field
-				// for, and an exponential backoff stops once it is spent,
-				// maxRetries -1 or not (dapr@v1.16.0 pkg/resiliency/resiliency.go:411-418,
-				// kit@v0.16.1 retry/retry.go:74,128, cenkalti/backoff/v4
-				// exponential.go:176): after a 15-minute store outage the
-				// event would be given up, and checkpointed.
-				fail("Resiliency %s: retry %s of %s's inbound is %q: daprd 1.16 ends it after 15 minutes of failures whatever maxRetries says; use policy constant (its duration bounds the wait)",
-					r.Name, target.Inbound.Retry, c.Name, p.Policy)
-			}
+		if v, _ := metadataValue(c, "backOffMaxRetries"); v != "-1" {
+			fail("Component %s: backOffMaxRetries %q, want \"-1\" (never give up an event the hub will not resend; the default is 3)", c.Name, v)
 		}
-		if !retried {
-			fail("Component %s: no Resiliency gives it an inbound retry", c.Name)
+		if v, ok := metadataValue(c, "backOffPolicy"); ok && v != "constant" {
+			// kit's exponential backoff stops after its MaxElapsedTime
+			// (15 min) whatever backOffMaxRetries says (kit@v0.16.1
+			// retry/retry.go:74,128, cenkalti/backoff/v4 exponential.go:176):
+			// after a 15-minute store outage the event would be given up,
+			// and checkpointed.
+			fail("Component %s: backOffPolicy %q ends after 15 minutes of failures whatever backOffMaxRetries says; use constant", c.Name, v)
+		}
+		interval, ok := metadataValue(c, "backOffDuration")
+		if !ok {
+			interval = "5s" // kit retry.DefaultConfig
+		}
+		if d, err := time.ParseDuration(interval); err != nil || d <= 0 || d > maxBackoff {
+			fail("Component %s: backOffDuration %q, want up to %s", c.Name, interval, maxBackoff)
+		}
+	}
+	return append(bad, checkNoInboundRetry(objs)...)
+}
+
+// checkNoInboundRetry: daprd 1.16 replays a delivery's body on an inbound
+// retry from what the previous attempt read (dapr@v1.16.0
+// pkg/messaging/v1/replayable_request.go RawData). An attempt that failed
+// before reading it (connection refused: the app restarting) leaves the
+// next attempt an empty or cut body, which the app must acknowledge as a
+// rejection: the message is lost (app/e2e TestFaultInterruptedDeliveries).
+// Input bindings therefore retry with their own backOff settings, which
+// hand daprd the broker's message afresh each time; a Resiliency may bound
+// an attempt with a timeout but must not retry it.
+func checkNoInboundRetry(objs []object) []string {
+	var bad []string
+	inputs := map[string]bool{}
+	for _, c := range objectsOf[componentsapi.Component](objs) {
+		if strings.HasPrefix(c.Spec.Type, "bindings.") {
+			inputs[c.Name] = true
+		}
+	}
+	for _, r := range objectsOf[resiliencyapi.Resiliency](objs) {
+		for name, target := range r.Spec.Targets.Components {
+			if inputs[name] && target.Inbound.Retry != "" {
+				bad = append(bad, fmt.Sprintf("Resiliency %s: inbound retry %q on %s: daprd 1.16 replays a damaged body on it; retry with the component's backOff settings", r.Name, target.Inbound.Retry, name))
+			}
 		}
 	}
 	return bad
@@ -191,6 +198,7 @@ func TestDelivery(t *testing.T) {
 			cs := objectsOf[componentsapi.Component](objs)
 			require.NotEmpty(t, cs, s.where)
 			assert.Empty(t, checkMQTT(s.where, cs, perReplica))
+			assert.Empty(t, checkNoInboundRetry(objs), s.where)
 		})
 	}
 }
@@ -215,38 +223,31 @@ func TestDeliveryRefuses(t *testing.T) {
 		setMeta(component(objs, "telemetry"), "enableInOrderMessageDelivery", "false")
 		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), "enableInOrderMessageDelivery")
 	})
-	retry := func(objs []object) (*resiliencyapi.Resiliency, string) {
-		r := objectsOf[resiliencyapi.Resiliency](objs)[0]
-		return r, r.Spec.Targets.Components["telemetry"].Inbound.Retry
-	}
 	t.Run("unbounded backoff", func(t *testing.T) {
 		objs := azure()
-		r, name := retry(objs)
-		r.Spec.Policies.Retries[name] = resiliencyapi.Retry{Policy: "constant", Duration: "10m", MaxRetries: ptrInt(-1)}
-		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), `duration "10m"`)
+		setMeta(component(objs, "telemetry"), "backOffDuration", "10m")
+		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), `backOffDuration "10m"`)
 	})
 	t.Run("exponential ends after 15 minutes", func(t *testing.T) {
 		objs := azure()
-		r, name := retry(objs)
-		r.Spec.Policies.Retries[name] = resiliencyapi.Retry{Policy: "exponential", MaxInterval: "15s", MaxRetries: ptrInt(-1)}
-		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), "ends it after 15 minutes")
+		setMeta(component(objs, "telemetry"), "backOffPolicy", "exponential")
+		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), "ends after 15 minutes")
 	})
-	t.Run("constant forever passes", func(t *testing.T) {
+	t.Run("retries give up", func(t *testing.T) {
 		objs := azure()
-		r, name := retry(objs)
-		r.Spec.Policies.Retries[name] = resiliencyapi.Retry{Policy: "constant", Duration: "5s", MaxRetries: ptrInt(-1)}
-		assert.NotContains(t, strings.Join(checkEventHubs(objs), "\n"), "Resiliency")
+		setMeta(component(objs, "telemetry"), "backOffMaxRetries", "3")
+		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), "backOffMaxRetries")
 	})
-	t.Run("inbound retry gives up", func(t *testing.T) {
-		objs := azure()
-		r, name := retry(objs)
-		r.Spec.Policies.Retries[name] = resiliencyapi.Retry{Policy: "constant", Duration: "5s", MaxRetries: ptrInt(10)}
-		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), "maxRetries")
-	})
-	t.Run("no inbound retry", func(t *testing.T) {
-		objs := azure()
-		delete(objectsOf[resiliencyapi.Resiliency](objs)[0].Spec.Targets.Components, "telemetry")
-		assert.Contains(t, strings.Join(checkEventHubs(objs), "\n"), "no Resiliency gives it an inbound retry")
+	t.Run("daprd inbound retry", func(t *testing.T) {
+		for _, where := range []string{"components/azure", "components/local"} {
+			objs := decode(readManifests(t, root, where))
+			r := objectsOf[resiliencyapi.Resiliency](objs)[0]
+			r.Spec.Policies.Retries["again"] = resiliencyapi.Retry{Policy: "constant", Duration: "5s", MaxRetries: ptrInt(-1)}
+			target := r.Spec.Targets.Components["telemetry"]
+			target.Inbound.Retry = "again"
+			r.Spec.Targets.Components["telemetry"] = target
+			assert.Contains(t, strings.Join(checkNoInboundRetry(objs), "\n"), "replays a damaged body", where)
+		}
 	})
 	t.Run("key prefix", func(t *testing.T) {
 		objs := azure()

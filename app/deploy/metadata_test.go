@@ -43,9 +43,24 @@ var daprdNames = map[string]map[string]string{
 	},
 }
 
-// exactNames are daprd names compared case-sensitively: any other spelling
-// is silently ignored.
-var exactNames = map[string]bool{"route": true}
+// backOffNames are the retry settings a component type decodes with kit's
+// retry.DecodeConfigWithPrefix(cfg, metadata, "backOff") beside its own
+// metadata, so its metadata.yaml does not list them: "backOff" followed by
+// a kit@v0.16.1 retry.Config field (retry/retry.go:40-55).
+var backOffNames = map[string]bool{
+	// components-contrib@v1.16.0 common/component/azure/eventhubs/eventhubs.go:115
+	"bindings.azure.eventhubs": true,
+}
+
+var backOffFields = []string{"Policy", "Duration", "InitialInterval", "RandomizationFactor", "Multiplier",
+	"MaxInterval", "MaxElapsedTime", "MaxRetries"}
+
+// exactNames are names compared case-sensitively: any other spelling is
+// silently ignored. kit's config.PrefixedBy matches the "backOff" prefix
+// case-sensitively.
+var exactNames = map[string]bool{"route": true, "backOffPolicy": true, "backOffDuration": true,
+	"backOffInitialInterval": true, "backOffRandomizationFactor": true, "backOffMultiplier": true,
+	"backOffMaxInterval": true, "backOffMaxElapsedTime": true, "backOffMaxRetries": true}
 
 // azureADKeys are the MetadataKeys entries of components-contrib's Azure AD
 // authentication (common/authentication/azure/metadata-properties.go); its
@@ -137,6 +152,11 @@ func allowedNames(dir, typ, version string) (map[string]string, error) {
 	}
 	for lower, n := range daprdNames[kind] {
 		names[lower] = n
+	}
+	if backOffNames[typ] {
+		for _, f := range backOffFields {
+			names[strings.ToLower("backOff"+f)] = "backOff" + f
+		}
 	}
 	return names, nil
 }

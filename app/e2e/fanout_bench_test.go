@@ -73,7 +73,7 @@ func BenchmarkFanout(b *testing.B) {
 	}
 	raiseFileLimit(b, 4*fanoutClients) // node and signalr-local each hold a socket per client
 
-	endpoint, key := startSignalR(b, b.TempDir())
+	endpoint, key := (&stack{dir: b.TempDir()}).startSignalR(b)
 	sender := daprsignalr.NewSignalR(logger.NewLogger("fanout"))
 	require.NoError(b, sender.Init(b.Context(), bindings.Metadata{Base: metadata.Base{
 		Name: "signalr",

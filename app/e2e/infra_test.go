@@ -32,6 +32,13 @@ type stack struct {
 	resources []string // --resources-path folders
 	stateDir  string   // the one of them holding the state component
 	env       []string // daprd's extra environment: the secrets the components refer to
+	brokerAt  procSpec // how mosquitto was started, to start it again
+	signalr   *proc    // the local SignalR service
+	signalrAt procSpec // how it was started, to start it again on the same address
+	appArgs   []string // more flags for every app of the stack, after the defaults
+	// appChannel, when set, returns the port daprd should call the app on
+	// (a proxy in front of appPort).
+	appChannel func(t testing.TB, appPort string) string
 }
 
 // backend is a state store the components under components/local/state/
@@ -72,10 +79,10 @@ func newStack(t testing.TB, b backend) *stack {
 	t.Helper()
 	requireTools(t)
 	s := &stack{dir: t.TempDir()}
-	s.broker, s.mqttURL = startMosquitto(t, s.dir)
+	s.broker, s.mqttURL, s.brokerAt = startMosquittoSpec(t, s.dir)
 	replace, st := b.start(t, s.dir)
 	s.store = st
-	endpoint, key := startSignalR(t, s.dir)
+	endpoint, key := s.startSignalR(t)
 	replace["tcp://127.0.0.1:1883"] = s.mqttURL
 	replace["http://127.0.0.1:8088"] = endpoint
 	s.env = []string{"SIGNALR_ACCESS_KEY=" + key, "AZURITE_ACCOUNT_KEY=" + testenv.AzuriteKey}
@@ -127,6 +134,13 @@ const mosquittoConf = "deploy/overlays/local/mosquitto.conf"
 // subscriptions logged so a test can wait for the binding's, and returns it
 // with its URL.
 func startMosquitto(t testing.TB, dir string) (*proc, string) {
+	p, url, _ := startMosquittoSpec(t, dir)
+	return p, url
+}
+
+// startMosquittoSpec is startMosquitto that also returns how mosquitto was
+// started, so that a test can start it again on the same port and data.
+func startMosquittoSpec(t testing.TB, dir string) (*proc, string, procSpec) {
 	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
@@ -150,20 +164,21 @@ func startMosquitto(t testing.TB, dir string) (*proc, string) {
 		}
 		text += "log_type information\nlog_type subscribe\n"
 		require.NoError(t, os.WriteFile(conf, []byte(text), 0o644))
-		p := startProc(t, procSpec{name: "mosquitto", bin: bin, args: []string{"-c", conf}, dir: dir, env: childEnv()})
+		spec := procSpec{name: "mosquitto", bin: bin, args: []string{"-c", conf}, dir: dir, env: childEnv()}
+		p := startProc(t, spec)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		if last = p.waitFor("listener", 10*time.Second, func(ctx context.Context) error { return dial(ctx, addr) }); last == nil {
-			return p, "tcp://" + addr
+			return p, "tcp://" + addr, spec
 		}
 		p.stop()
 	}
 	t.Fatalf("mosquitto: %v", last)
-	return nil, ""
+	return nil, "", procSpec{}
 }
 
 // startSignalR runs the local SignalR service with a generated access key
 // and returns its endpoint and the key.
-func startSignalR(t testing.TB, dir string) (endpoint, key string) {
+func (s *stack) startSignalR(t testing.TB) (endpoint, key string) {
 	t.Helper()
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // never fails
@@ -171,10 +186,12 @@ func startSignalR(t testing.TB, dir string) (endpoint, key string) {
 	var last error
 	for range 3 {
 		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-		p := startProc(t, procSpec{name: "signalr-local", bin: tools.signalr, dir: dir, env: childEnv(),
-			args: []string{"-addr", addr, "-access-key", key}})
+		s.signalrAt = procSpec{name: "signalr-local", bin: tools.signalr, dir: s.dir, env: childEnv(),
+			args: []string{"-addr", addr, "-access-key", key}}
+		p := startProc(t, s.signalrAt)
 		endpoint = "http://" + addr
 		if last = p.waitFor("HTTP answer", 10*time.Second, func(ctx context.Context) error { return answers(ctx, endpoint+"/") }); last == nil {
+			s.signalr = p
 			return endpoint, key
 		}
 		p.stop()

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // Component names in components/local, passed to the app as flags.
@@ -31,6 +33,7 @@ type replica struct {
 	pod     string
 	pprof   string   // the app's profiling address
 	appSpec procSpec // how the app was started, to start it again
+	ports   []string // daprd's ports (HTTP, gRPC, metrics, internal gRPC), to start it again
 	base    string   // the app's HTTP base URL
 	app     *proc
 	daprd   *proc
@@ -69,9 +72,15 @@ func (s *stack) tryReplica(t testing.TB, pod string) (*replica, error) {
 		env: childEnv("DAPR_GRPC_PORT="+grpcPort, "DAPR_HTTP_PORT="+httpPort),
 		args: []string{"-mode", "sidecar", "-addr", "127.0.0.1:" + appPort, "-app-id", appID, "-dashboard", "",
 			"-input", inputBinding, "-state", stateStore, "-output", outputBinding, "-components", s.stateDir, "-pprof", r.pprof}}
+	r.appSpec.args = append(r.appSpec.args, s.appArgs...)
 	r.app = startProc(t, r.appSpec)
 
-	r.daprd = s.daprd(t, pod, appPort, ports[1:5])
+	r.ports = ports[1:5]
+	channel := appPort
+	if s.appChannel != nil {
+		channel = s.appChannel(t, appPort)
+	}
+	r.daprd = s.daprd(t, pod, channel, r.ports)
 
 	steps := []struct {
 		p     *proc
@@ -168,4 +177,14 @@ func statusIs(url string, want ...int) func(context.Context) error {
 		}
 		return fmt.Errorf("%s answered %d", url, code)
 	}
+}
+
+// restart starts a killed replica again on its ports, under its pod name,
+// and returns once it is ready and subscribed, as startReplica does.
+func (s *stack) restart(t testing.TB, r *replica) {
+	t.Helper()
+	r.app = startProc(t, r.appSpec)
+	r.daprd = s.daprd(t, r.pod, strings.TrimPrefix(r.base, "http://127.0.0.1:"), r.ports)
+	require.NoError(t, r.daprd.waitFor("healthy sidecar", 90*time.Second, daprdHealthy(r.ports[0])))
+	require.NoError(t, r.app.waitFor("ready app", 30*time.Second, statusIs(r.base+"/readyz", http.StatusOK)))
 }
