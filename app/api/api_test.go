@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/enviromon/enviromon/app/metrics"
 	"github.com/enviromon/enviromon/app/notify"
 	"github.com/enviromon/enviromon/app/pipeline"
 	"github.com/enviromon/enviromon/app/telemetry"
@@ -94,7 +96,7 @@ func (f *fakePipeline) DeleteCalibration(_ context.Context, id string) error {
 func serve(t *testing.T, f *fakePipeline, method, path, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := NewRouter(Deps{Ingest: f, Devices: f, Calibrations: f,
-		Metrics:   func() pipeline.Snapshot { return pipeline.Snapshot{Conflicts: 7} },
+		Metrics:   metrics.New(metrics.Sources{Pipeline: func() pipeline.Snapshot { return pipeline.Snapshot{Conflicts: 7} }}),
 		Ready:     map[string]Check{"store": func(context.Context) error { return f.err }},
 		Dashboard: http.FS(fstest.MapFS{"index.html": {Data: []byte("<h1>dash</h1>")}}),
 	})
@@ -123,8 +125,7 @@ func TestRoutes(t *testing.T) {
 		{"stopped", pipeline.ErrStopped, "POST", "/api/telemetry", `{"deviceId":"d1"}`, 503, `processor stopped`},
 		{"conflict exhausted", pipeline.ErrConflict, "PUT", "/api/calibration/d1", `{"temperatureSlope":1}`, 409, `etag conflict`},
 		{"ingest", nil, "POST", "/api/telemetry", `{"deviceId":"d1","temperature":1}`, 200, `"accepted":1`},
-		{"calibration put", nil, "PUT", "/api/calibration/d1", `{"temperatureSlope":2,"temperatureYIntercept":-1}`, 200, `"temperatureSlope":2`},
-		{"original PascalCase names", nil, "PUT", "/api/calibration/d1", `{"TemperatureSlope":2}`, 200, `"temperatureSlope":2`},
+		// A PUT that succeeds: TestPutCalibration.
 		{"string number", nil, "PUT", "/api/calibration/d1", `{"temperatureSlope":"NaN"}`, 400, `finite numbers`},
 		{"huge number", nil, "PUT", "/api/calibration/d1", `{"temperatureSlope":1e400}`, 400, `finite numbers`},
 		{"unknown field", nil, "PUT", "/api/calibration/d1", `{"slope":1}`, 400, `unknown field`},
@@ -140,20 +141,70 @@ func TestRoutes(t *testing.T) {
 		{"dashboard", nil, "GET", "/", "", 200, "<h1>dash</h1>"},
 		{"no POST to static files", nil, "POST", "/index.html", "", 404, "not found"},
 	}
+	slope := 1.5
+	stored := map[string]telemetry.Calibration{"d1": {TemperatureSlope: &slope}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakePipeline{err: tt.err, saved: map[string]telemetry.Calibration{},
+			f := &fakePipeline{err: tt.err, saved: maps.Clone(stored),
 				devices: []telemetry.Summary{{DeviceID: "d1", Temperature: &temp}}}
 			w := serve(t, f, tt.method, tt.path, tt.body)
-			assert.Equal(t, tt.wantStatus, w.Code, w.Body.String())
-			assert.Contains(t, w.Body.String(), tt.wantBody)
+			body := w.Body.String()
+			assert.Equal(t, tt.wantStatus, w.Code, body)
+			if tt.wantBody == "" {
+				assert.Empty(t, body)
+			} else {
+				assert.Contains(t, body, tt.wantBody)
+			}
+			if tt.wantStatus == http.StatusInternalServerError {
+				assert.JSONEq(t, `{"error":"Internal Server Error"}`, body, "internal detail stays in the log")
+			}
+			switch tt.method {
+			case http.MethodDelete:
+				assert.NotContains(t, f.saved, "d1", "deleted")
+			case http.MethodPut: // every PUT here is refused
+				assert.Equal(t, stored, f.saved, "a refused calibration changes nothing")
+			}
+		})
+	}
+}
+
+// TestPutCalibration: a PUT stores the calibration it answers with, under
+// the device's id, and a GET reads it back, whatever the case of the names.
+func TestPutCalibration(t *testing.T) {
+	two, minusOne := 2.0, -1.0
+	tests := []struct {
+		name, body string
+		want       telemetry.Calibration
+	}{
+		{"temperature", `{"temperatureSlope":2,"temperatureYIntercept":-1}`,
+			telemetry.Calibration{TemperatureSlope: &two, TemperatureYIntercept: &minusOne}},
+		{"humidity and pressure", `{"humiditySlope":2,"pressureYIntercept":-1}`,
+			telemetry.Calibration{HumiditySlope: &two, PressureYIntercept: &minusOne}},
+		{"original PascalCase names", `{"TemperatureSlope":2,"PressureSlope":-1}`,
+			telemetry.Calibration{TemperatureSlope: &two, PressureSlope: &minusOne}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakePipeline{saved: map[string]telemetry.Calibration{}}
+			w := serve(t, f, http.MethodPut, "/api/calibration/d1", tt.body)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			var echo telemetry.Calibration
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &echo))
+			assert.Equal(t, tt.want, echo, "answered")
+			assert.Equal(t, map[string]telemetry.Calibration{"d1": tt.want}, f.saved, "stored")
+
+			w = serve(t, f, http.MethodGet, "/api/calibration/d1", "")
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			var got telemetry.Calibration
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
+			assert.Equal(t, tt.want, got, "read back")
 		})
 	}
 }
 
 type fakeNegotiator struct{ err error }
 
-func (f fakeNegotiator) Negotiate(context.Context) (notify.Negotiation, error) {
+func (f fakeNegotiator) Negotiate(context.Context, string) (notify.Negotiation, error) {
 	return notify.Negotiation{URL: "http://127.0.0.1:8088/client/?hub=enviromon", AccessToken: "tok"}, f.err
 }
 
@@ -183,7 +234,14 @@ func TestNegotiateAndCORS(t *testing.T) {
 			assert.Equal(t, tt.wantStatus, w.Code, w.Body.String())
 			assert.Equal(t, tt.wantAllow, w.Header().Get("Access-Control-Allow-Origin"))
 			assert.Empty(t, w.Header().Get("Access-Control-Allow-Credentials"))
-			assert.Contains(t, w.Body.String(), tt.wantBody)
+			if tt.wantBody == "" {
+				assert.Empty(t, w.Body.String())
+			} else {
+				assert.Contains(t, w.Body.String(), tt.wantBody)
+			}
+			if tt.wantStatus == http.StatusInternalServerError {
+				assert.JSONEq(t, `{"error":"Internal Server Error"}`, w.Body.String(), "internal detail stays in the log")
+			}
 		})
 	}
 }

@@ -7,7 +7,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/enviromon/enviromon/app/iothub"
 	"github.com/enviromon/enviromon/app/pipeline"
+	"github.com/enviromon/enviromon/app/registry"
 	"github.com/enviromon/enviromon/app/telemetry"
 )
 
@@ -22,10 +24,17 @@ var statuses = []struct {
 	status int
 }{
 	{pipeline.ErrNotFound, http.StatusNotFound},
+	{registry.ErrNotFound, http.StatusNotFound},
+	{registry.ErrExists, http.StatusConflict},
+	{iothub.ErrDeviceID, http.StatusBadRequest},
+	{iothub.ErrDevice, http.StatusBadRequest},
+	{iothub.ErrUnauthorized, http.StatusUnauthorized},
 	{telemetry.ErrInvalid, http.StatusBadRequest},
 	{telemetry.ErrPayload, http.StatusBadRequest},
 	{telemetry.ErrCalibration, http.StatusBadRequest},
 	{errBadRequest, http.StatusBadRequest},
+	{ErrUnauthenticated, http.StatusUnauthorized},
+	{ErrAuthUnavailable, http.StatusServiceUnavailable},
 	{pipeline.ErrConflict, http.StatusConflict},
 	{pipeline.ErrStopped, http.StatusServiceUnavailable},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout},

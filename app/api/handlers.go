@@ -36,6 +36,7 @@ func (h *handlers) ingest(c *gin.Context) {
 	}
 	res, err := h.deps.Ingest.Process(c.Request.Context(), pipeline.Message{
 		Payload:   body,
+		DeviceID:  c.GetString(deviceKey), // the SAS token's device, if any
 		MessageID: c.GetHeader("Message-Id"),
 	})
 	if err == nil {
@@ -160,9 +161,22 @@ func (h *handlers) deleteCalibration(c *gin.Context) {
 }
 
 // negotiate is the first call of a SignalR client built with the URL
-// {app}/api: it answers with the service URL and an access token.
+// {app}/api: it answers with the service URL and an access token. With
+// auth on, a request that brings a bearer token must bring a valid one
+// (any role), and the access token names its user, so the connection is
+// bound to them. A request without one gets an anonymous viewer's
+// connection: the live stream carries what GET /api/devices serves without
+// a token, and the dashboard has no sign-in yet.
 func (h *handlers) negotiate(c *gin.Context) {
-	n, err := h.deps.Negotiate.Negotiate(c.Request.Context())
+	var user string
+	if h.deps.Auth != nil && c.GetHeader("Authorization") != "" {
+		p, ok := h.authenticate(c)
+		if !ok {
+			return
+		}
+		user = p.User
+	}
+	n, err := h.deps.Negotiate.Negotiate(c.Request.Context(), user)
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -2,6 +2,12 @@
 // loads with --resources-path) so that the same files configure components
 // run in-process. It resolves what daprd would resolve before handing the
 // metadata to a component: env secrets, envRef and {uuid}-style placeholders.
+//
+// Manifests decode into Dapr's own components/v1alpha1 types. The folder
+// loading and the resolving are written here because daprd's cannot be
+// reused: its loader is in dapr's internal packages, and its secret
+// processor needs daprd's component store and reads the process
+// environment itself.
 package component
 
 import (
@@ -9,6 +15,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Component is one resolved `kind: Component` manifest.
@@ -24,6 +31,13 @@ type Component struct {
 	Metadata map[string]string
 	// Scopes lists the app ids allowed to load the component; empty means all.
 	Scopes []string
+	// InitTimeout bounds the component's Init: spec.initTimeout, else
+	// DefaultInitTimeout. Zero (a Component not read by LoadDir) means
+	// DefaultInitTimeout too.
+	InitTimeout time.Duration
+	// IgnoreErrors is spec.ignoreErrors: daprd logs a failure to
+	// initialise the component and goes on without it.
+	IgnoreErrors bool
 
 	// secret names the Metadata entries that came from a secretKeyRef, so
 	// Redacted masks them whatever they are called.
@@ -37,11 +51,12 @@ const masked = "***"
 // safe to log.
 func (c Component) String() string { return c.Redacted() }
 
-// Redacted describes the component for logs: its name, type and version and
+// Redacted describes the component for logs: its name, type and version,
 // its metadata in key order, with values masked when they came from a
-// secretKeyRef or their name looks secret (see IsSecretName). Passwords in
-// URL values are masked too, and a value with user info that does not parse
-// as a URL is masked whole.
+// secretKeyRef or their name looks secret (see IsSecretName), its scopes,
+// and its init timeout and ignoreErrors when they are not the defaults.
+// Passwords in URL values are masked too, and a value with user info that
+// does not parse as a URL is masked whole.
 func (c Component) Redacted() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s", c.Name, c.Type)
@@ -63,6 +78,12 @@ func (c Component) Redacted() string {
 	b.WriteString("}")
 	if len(c.Scopes) > 0 {
 		fmt.Fprintf(&b, " scopes=%v", c.Scopes)
+	}
+	if c.InitTimeout != 0 && c.InitTimeout != DefaultInitTimeout {
+		fmt.Fprintf(&b, " initTimeout=%s", c.InitTimeout)
+	}
+	if c.IgnoreErrors {
+		b.WriteString(" ignoreErrors=true")
 	}
 	return b.String()
 }

@@ -3,13 +3,15 @@ package component
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+	"time"
 
+	compapi "github.com/dapr/dapr/pkg/apis/components/v1alpha1"
+	"k8s.io/apimachinery/pkg/api/validation/path"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -26,41 +28,22 @@ type Options struct {
 	LeaveSecrets bool
 }
 
-const (
-	apiVersion = "dapr.io/v1alpha1"
-	kind       = "Component"
+// DefaultInitTimeout bounds a component's Init when its manifest sets no
+// spec.initTimeout: daprd's default (pkg/runtime/processor).
+const DefaultInitTimeout = 5 * time.Second
+
+// apiVersion and kind mark the documents LoadDir reads.
+var (
+	apiVersion = compapi.Component{}.APIVersion()
+	kind       = compapi.Kind
 )
 
-// manifest is the part of a Component manifest daprd uses to build one.
+// manifest is one Component document, decoded into daprd's own type, and
+// the file it was read from.
 type manifest struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	Spec struct {
-		Type     string `json:"type"`
-		Version  string `json:"version"`
-		Metadata []item `json:"metadata"`
-	} `json:"spec"`
-	Auth struct {
-		SecretStore string `json:"secretStore"`
-	} `json:"auth"`
-	Scopes []string `json:"scopes"`
+	compapi.Component
 
 	file string // where it was read, for error messages
-}
-
-// item is one spec.metadata entry: a value, a secret reference or an env
-// variable reference.
-type item struct {
-	Name         string          `json:"name"`
-	Value        json.RawMessage `json:"value"`
-	SecretKeyRef struct {
-		Name string `json:"name"`
-		Key  string `json:"key"`
-	} `json:"secretKeyRef"`
-	EnvRef string `json:"envRef"`
 }
 
 // LoadDir reads the Component manifests in the *.yaml and *.yml files of dir
@@ -68,8 +51,9 @@ type item struct {
 // several documents separated by "---"; documents of other kinds
 // (Configuration, Resiliency, Subscription) are ignored. Components scoped to
 // other app ids are skipped. It fails, naming the file, on malformed YAML, on
-// a Component without a valid name or type, on two components with one name,
-// and on a secret or variable it cannot resolve.
+// a Component without a valid name or type or with a malformed
+// spec.initTimeout, on two components with one name, and on a secret or
+// variable it cannot resolve.
 func LoadDir(dir string, opts Options) ([]Component, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
@@ -102,13 +86,13 @@ func LoadDir(dir string, opts Options) ([]Component, error) {
 	var kept []manifest
 	seen := map[string]string{}
 	for _, m := range all {
-		if len(m.Scopes) > 0 && !slices.Contains(m.Scopes, opts.AppID) {
+		if !m.IsAppScoped(opts.AppID) {
 			continue
 		}
-		if first, dup := seen[m.Metadata.Name]; dup {
-			return nil, fmt.Errorf("load components: %s: component %q is also defined in %s", m.file, m.Metadata.Name, first)
+		if first, dup := seen[m.Name]; dup {
+			return nil, fmt.Errorf("load components: %s: component %q is also defined in %s", m.file, m.Name, first)
 		}
-		seen[m.Metadata.Name] = m.file
+		seen[m.Name] = m.file
 		kept = append(kept, m)
 	}
 
@@ -124,14 +108,13 @@ func LoadDir(dir string, opts Options) ([]Component, error) {
 	return out, nil
 }
 
-// parse decodes the Component documents of one file.
+// parse decodes the Component documents of one file. Like daprd it reads
+// only the documents of its apiVersion and kind, and ignores fields it
+// does not know.
 func parse(data []byte) ([]manifest, error) {
 	var out []manifest
 	for i, doc := range documents(data) {
-		var head struct {
-			APIVersion string `json:"apiVersion"`
-			Kind       string `json:"kind"`
-		}
+		var head metav1.TypeMeta
 		if err := yaml.Unmarshal(doc, &head); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
@@ -139,10 +122,10 @@ func parse(data []byte) ([]manifest, error) {
 			continue
 		}
 		var m manifest
-		if err := yaml.Unmarshal(doc, &m); err != nil {
+		if err := yaml.Unmarshal(doc, &m.Component); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
-		if err := m.validate(); err != nil {
+		if err := validate(m.Component); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
 		out = append(out, m)
@@ -150,23 +133,46 @@ func parse(data []byte) ([]manifest, error) {
 	return out, nil
 }
 
-// validate applies daprd's checks on a component's name and type.
-func (m manifest) validate() error {
-	name := m.Metadata.Name
-	switch {
-	case name == "":
+// validate applies daprd's checks on a component's name (the loader's
+// path.IsValidPathSegmentName) and type, and refuses an initTimeout that is
+// not a positive duration, which daprd would silently replace with its
+// default.
+func validate(c compapi.Component) error {
+	name := c.Name
+	if name == "" {
 		return fmt.Errorf("component without metadata.name")
-	case name == "." || name == ".." || strings.ContainsAny(name, "/%"):
-		return fmt.Errorf("invalid component name %q", name)
-	case m.Spec.Type == "":
+	}
+	if bad := path.IsValidPathSegmentName(name); len(bad) > 0 {
+		return fmt.Errorf("invalid component name %q: %s", name, strings.Join(bad, "; "))
+	}
+	if c.Spec.Type == "" {
 		return fmt.Errorf("component %q without spec.type", name)
 	}
-	for _, it := range m.Spec.Metadata {
+	for _, it := range c.Spec.Metadata {
 		if it.Name == "" {
 			return fmt.Errorf("component %q: metadata entry without a name", name)
 		}
 	}
+	if _, err := initTimeout(c.Spec.InitTimeout); err != nil {
+		return fmt.Errorf("component %q: %w", name, err)
+	}
 	return nil
+}
+
+// initTimeout parses spec.initTimeout as daprd does (time.ParseDuration);
+// empty means DefaultInitTimeout.
+func initTimeout(s string) (time.Duration, error) {
+	if s == "" {
+		return DefaultInitTimeout, nil
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("spec.initTimeout %q is not a duration such as 5s or 1m30s", s)
+	case d <= 0:
+		return 0, fmt.Errorf("spec.initTimeout %q: must be more than 0", s)
+	}
+	return d, nil
 }
 
 // documents splits a YAML stream the way daprd does: a line starting with

@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dapr/dapr/pkg/apis/common"
+	compapi "github.com/dapr/dapr/pkg/apis/components/v1alpha1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -84,6 +87,8 @@ kind: Component
 metadata: {name: devices-in}
 spec:
   type: bindings.mqtt3
+  initTimeout: 1m30s
+  ignoreErrors: true
   metadata:
   - {name: url, value: "tcp://user:pa55@127.0.0.1:1883"}
   - {name: topic, envRef: MQTT_TOPIC}
@@ -107,6 +112,8 @@ scopes: [someone-else]
 		// Hostile: bad shapes, names and values, aliases and nesting.
 		"apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x\nspec: [\n",
 		"apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: a/b}\nspec: {type: state.sqlite}\n",
+		"apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\nspec: {type: s, initTimeout: 5}\n",
+		"apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\nspec: {type: s, initTimeout: -1s, ignoreErrors: yes}\n",
 		"apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\nspec: {type: s, metadata: [{value: 1}]}\n",
 		"apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\nspec: {type: s, metadata: [{name: a, envRef: DAPR_API_TOKEN}]}\n",
 		"apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\nspec: {type: s}\n---\napiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\nspec: {type: t}\n",
@@ -137,9 +144,10 @@ scopes: [someone-else]
 		}
 		names := map[string]bool{}
 		for _, c := range cs {
-			var m manifest
-			m.Metadata.Name, m.Spec.Type = c.Name, c.Type
-			require.NoError(t, m.validate(), "loaded an invalid component")
+			var m compapi.Component
+			m.Name, m.Spec.Type = c.Name, c.Type
+			require.NoError(t, validate(m), "loaded an invalid component")
+			require.Positive(t, c.InitTimeout, "a component without an init timeout")
 			require.False(t, names[c.Name], "two components named %q", c.Name)
 			names[c.Name] = true
 			require.NotContains(t, c.Metadata, "", "metadata without a name")
@@ -196,15 +204,19 @@ func checkRoundTrip(t *testing.T, cs []Component, file string) {
 	t.Helper()
 	var docs [][]byte
 	for _, c := range cs {
-		var m manifest
-		m.APIVersion, m.Kind = apiVersion, kind
-		m.Metadata.Name = c.Name
+		var m compapi.Component
+		m.TypeMeta = metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+		m.Name = c.Name
 		m.Spec.Type, m.Spec.Version = c.Type, c.Version
+		m.Spec.InitTimeout, m.Spec.IgnoreErrors = c.InitTimeout.String(), c.IgnoreErrors
 		m.Scopes = c.Scopes
 		for k, v := range c.Metadata {
 			value, err := json.Marshal(v)
 			require.NoError(t, err)
-			m.Spec.Metadata = append(m.Spec.Metadata, item{Name: k, Value: value})
+			var it common.NameValuePair
+			it.Name = k
+			it.SetValue(value)
+			m.Spec.Metadata = append(m.Spec.Metadata, it)
 		}
 		doc, err := yaml.Marshal(m)
 		require.NoError(t, err)
@@ -220,5 +232,7 @@ func checkRoundTrip(t *testing.T, cs []Component, file string) {
 		assert.Equal(t, c.Version, again[i].Version)
 		assert.Equal(t, c.Metadata, again[i].Metadata)
 		assert.Equal(t, c.Scopes, again[i].Scopes)
+		assert.Equal(t, c.InitTimeout, again[i].InitTimeout)
+		assert.Equal(t, c.IgnoreErrors, again[i].IgnoreErrors)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,6 +66,53 @@ func TestLoadDir(t *testing.T) {
 					"ratio":                    "1.5",
 					"empty":                    "",
 				}, c.Metadata)
+			},
+		},
+		{
+			name: "initTimeout and ignoreErrors",
+			files: map[string]string{"hub.yaml": `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: hub}
+spec:
+  type: bindings.azure.signalr
+  version: v1
+  initTimeout: 1m30s
+  ignoreErrors: true
+  metadata: [{name: hub, value: enviromon}]
+`},
+			want: []string{"hub"},
+			check: func(t *testing.T, cs []component.Component) {
+				assert.Equal(t, 90*time.Second, cs[0].InitTimeout)
+				assert.True(t, cs[0].IgnoreErrors)
+				assert.Contains(t, cs[0].Redacted(), "initTimeout=1m30s ignoreErrors=true")
+			},
+		},
+		{
+			name:  "daprd's defaults: a 5s init timeout, errors stop the start",
+			files: map[string]string{"state.yaml": sqliteYAML},
+			want:  []string{"statestore"},
+			check: func(t *testing.T, cs []component.Component) {
+				assert.Equal(t, 5*time.Second, cs[0].InitTimeout)
+				assert.Equal(t, component.DefaultInitTimeout, cs[0].InitTimeout)
+				assert.False(t, cs[0].IgnoreErrors)
+				assert.NotContains(t, cs[0].Redacted(), "initTimeout")
+				assert.NotContains(t, cs[0].Redacted(), "ignoreErrors")
+			},
+		},
+		{
+			name: "fields daprd does not know are ignored, as daprd does",
+			files: map[string]string{"state.yaml": `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: statestore, namespace: default, labels: {team: env}}
+spec:
+  type: state.sqlite
+  color: blue
+  metadata: [{name: connectionString, value: x.db, note: ignored}]
+extra: true
+`},
+			want: []string{"statestore"},
+			check: func(t *testing.T, cs []component.Component) {
+				assert.Equal(t, map[string]string{"connectionString": "x.db"}, cs[0].Metadata)
 			},
 		},
 		{

@@ -95,6 +95,26 @@ spec:
 			wantErr: `x.yaml: document 1: component "x" without spec.type`,
 		},
 		{
+			name:    "initTimeout without a unit",
+			files:   map[string]string{"x.yaml": "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\nspec: {type: state.redis, initTimeout: 10}\n"},
+			wantErr: `x.yaml: document 1: component "x": spec.initTimeout "10" is not a duration such as 5s or 1m30s`,
+		},
+		{
+			name:    "initTimeout that is not a duration",
+			files:   map[string]string{"x.yaml": "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\nspec: {type: state.redis, initTimeout: soon}\n"},
+			wantErr: `x.yaml: document 1: component "x": spec.initTimeout "soon" is not a duration such as 5s or 1m30s`,
+		},
+		{
+			name:    "initTimeout of zero",
+			files:   map[string]string{"x.yaml": "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\nspec: {type: state.redis, initTimeout: 0s}\n"},
+			wantErr: `x.yaml: document 1: component "x": spec.initTimeout "0s": must be more than 0`,
+		},
+		{
+			name:    "ignoreErrors that is not a boolean",
+			files:   map[string]string{"x.yaml": "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\nspec: {type: state.redis, ignoreErrors: sometimes}\n"},
+			wantErr: `spec.ignoreErrors of type bool`,
+		},
+		{
 			name:    "invalid name",
 			files:   map[string]string{"x.yaml": "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: a/b}\nspec: {type: state.sqlite}\n"},
 			wantErr: `invalid component name "a/b"`,

@@ -1,12 +1,12 @@
 package component
 
 import (
-	"bytes"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/dapr/dapr/pkg/apis/common"
 )
 
 // EnvSecretStore is the secret store type whose lookups LoadDir performs
@@ -23,19 +23,25 @@ type resolver struct {
 func newResolver(ms []manifest, opts Options) *resolver {
 	stores := make(map[string]manifest, len(ms))
 	for _, m := range ms {
-		stores[m.Metadata.Name] = m
+		stores[m.Name] = m
 	}
 	return &resolver{opts: opts, stores: stores}
 }
 
 func (r *resolver) resolve(m manifest) (Component, error) {
+	timeout, err := initTimeout(m.Spec.InitTimeout)
+	if err != nil {
+		return Component{}, fmt.Errorf("component %q: %w", m.Name, err)
+	}
 	c := Component{
-		Name:     m.Metadata.Name,
-		Type:     m.Spec.Type,
-		Version:  m.Spec.Version,
-		Metadata: make(map[string]string, len(m.Spec.Metadata)),
-		Scopes:   m.Scopes,
-		secret:   map[string]bool{},
+		Name:         m.Name,
+		Type:         m.Spec.Type,
+		Version:      m.Spec.Version,
+		Metadata:     make(map[string]string, len(m.Spec.Metadata)),
+		Scopes:       m.Scopes,
+		InitTimeout:  timeout,
+		IgnoreErrors: m.Spec.IgnoreErrors,
+		secret:       map[string]bool{},
 	}
 	for _, it := range m.Spec.Metadata {
 		v, err := r.value(m, it)
@@ -54,10 +60,13 @@ func (r *resolver) resolve(m manifest) (Component, error) {
 }
 
 // value resolves one entry in daprd's order: envRef only when there is no
-// value, then a secretKeyRef replaces whatever value there was.
-func (r *resolver) value(m manifest, it item) (string, error) {
-	v := plain(it.Value)
-	if !hasValue(it.Value) && it.EnvRef != "" {
+// value (`value:` with nothing after it is none), then a secretKeyRef
+// replaces whatever value there was. A value is a string without its
+// quotes, anything else (number, bool, object) its JSON text, as daprd
+// passes it.
+func (r *resolver) value(m manifest, it common.NameValuePair) (string, error) {
+	v := it.Value.String()
+	if !it.HasValue() && it.EnvRef != "" {
 		if !envAllowed(it.EnvRef) {
 			return "", fmt.Errorf("envRef %q: daprd refuses DAPR_* and APP_API_TOKEN variables", it.EnvRef)
 		}
@@ -91,7 +100,7 @@ func (r *resolver) secret(m manifest, name, key string) (string, error) {
 		}
 		for _, it := range s.Spec.Metadata {
 			if strings.EqualFold(it.Name, "prefix") {
-				prefix = plain(it.Value)
+				prefix = it.Value.String()
 			}
 		}
 	}
@@ -149,27 +158,6 @@ func (r *resolver) podName() (string, error) {
 		return "", fmt.Errorf("{podName}: POD_NAME is not set and the host name is unknown: %v", err)
 	}
 	return h, nil
-}
-
-// plain renders a metadata value as daprd does: a string without its
-// quotes, anything else (number, bool, object) as its JSON text.
-func plain(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if !hasValue(raw) {
-		return ""
-	}
-	var s string
-	if raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return string(raw)
-}
-
-// hasValue reports whether the entry has a value at all; `value:` with
-// nothing after it decodes as null, which daprd treats as absent.
-func hasValue(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && string(raw) != "null"
 }
 
 // envAllowed is daprd's deny list for envRef and local.env lookups.

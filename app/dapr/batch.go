@@ -50,7 +50,7 @@ func (s *State) SetBatch(ctx context.Context, items []pipeline.Write) error {
 	case mode == batchUnsupported:
 		return fmt.Errorf("set batch on %q: %w", s.store, errors.ErrUnsupported)
 	}
-	err = s.client.ExecuteStateTransaction(ctx, s.store, nil, ops)
+	err = s.client.ExecuteStateTransaction(traced(ctx), s.store, nil, ops)
 	switch {
 	case err == nil:
 		return nil

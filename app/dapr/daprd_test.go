@@ -67,6 +67,31 @@ func componentYAML(name, typ string, meta map[string]string) string {
 // when the test ends.
 func startDaprd(t *testing.T, name, typ string, meta map[string]string) client.Client {
 	t.Helper()
+	d := runDaprd(t, daprdSpec{components: []string{componentYAML(name, typ, meta)}})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	c, err := client.NewClientWithAddressContext(ctx, d.grpcAddr)
+	require.NoError(t, err, d.out.String())
+	t.Cleanup(c.Close)
+	return c
+}
+
+// daprdSpec is what a test's daprd runs with.
+type daprdSpec struct {
+	components []string // Component manifests
+	appPort    int      // the app daprd delivers to; 0 for none
+	env        []string // on top of the test's environment without API tokens
+}
+
+// daprd is a running daprd.
+type daprd struct {
+	grpcAddr string
+	out      *testenv.SyncBuffer
+}
+
+// runDaprd starts a daprd on free ports of 127.0.0.1 until the test ends.
+func runDaprd(t *testing.T, spec daprdSpec) daprd {
+	t.Helper()
 	bin := daprdBinary()
 	if bin == "" {
 		testenv.Missing(t, "daprd", daprdInstall)
@@ -74,13 +99,14 @@ func startDaprd(t *testing.T, name, typ string, meta map[string]string) client.C
 	dir := t.TempDir()
 	resources := filepath.Join(dir, "resources")
 	require.NoError(t, os.Mkdir(resources, 0o755))
-	component := componentYAML(name, typ, meta)
-	require.NoError(t, os.WriteFile(filepath.Join(resources, name+".yaml"), []byte(component), 0o600))
+	for i, component := range spec.components {
+		require.NoError(t, os.WriteFile(filepath.Join(resources, fmt.Sprintf("c%d.yaml", i)), []byte(component), 0o600))
+	}
 	config := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(config, []byte(emptyConfig), 0o600))
 
 	grpcPort, httpPort, metricsPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
-	cmd := exec.Command(bin,
+	args := []string{
 		"--app-id", "t",
 		"--resources-path", resources,
 		"--config", config,
@@ -91,9 +117,13 @@ func startDaprd(t *testing.T, name, typ string, meta map[string]string) client.C
 		"--metrics-port", fmt.Sprint(metricsPort),
 		"--metrics-listen-address", "127.0.0.1",
 		"--log-level", "warn",
-	)
+	}
+	if spec.appPort != 0 {
+		args = append(args, "--app-port", fmt.Sprint(spec.appPort), "--app-channel-address", "127.0.0.1")
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Env = withoutTokens(os.Environ())
+	cmd.Env = append(withoutTokens(os.Environ()), spec.env...)
 	out := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -105,12 +135,7 @@ func startDaprd(t *testing.T, name, typ string, meta map[string]string) client.C
 	if err := waitHealthy(fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", httpPort), exited, 60*time.Second); err != nil {
 		t.Fatalf("daprd: %v\n%s", err, out.String())
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	c, err := client.NewClientWithAddressContext(ctx, fmt.Sprintf("127.0.0.1:%d", grpcPort))
-	require.NoError(t, err, out.String())
-	t.Cleanup(c.Close)
-	return c
+	return daprd{grpcAddr: fmt.Sprintf("127.0.0.1:%d", grpcPort), out: out}
 }
 
 // waitHealthy polls daprd's health endpoint until it answers 2xx, daprd

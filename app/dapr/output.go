@@ -30,7 +30,7 @@ func NewOutput(c BindingClient, binding string) *Output {
 
 // Invoke runs operation on the binding and returns what it answered.
 func (o *Output) Invoke(ctx context.Context, operation string, data []byte, metadata map[string]string) ([]byte, error) {
-	resp, err := o.client.InvokeBinding(ctx, &client.InvokeBindingRequest{
+	resp, err := o.client.InvokeBinding(traced(ctx), &client.InvokeBindingRequest{
 		Name:      o.name,
 		Operation: operation,
 		Data:      data,

@@ -25,11 +25,12 @@ func TestOutputInvoke(t *testing.T) {
 
 func TestOutputNegotiateThroughNotify(t *testing.T) {
 	f := &fakeClient{invokeResp: &client.BindingEvent{Data: []byte(`{"url":"http://x/client/?hub=h","accessToken":"tok"}`)}}
-	n, err := notify.Binding{Invoker: NewOutput(f, "signalr")}.Negotiate(t.Context())
+	n, err := notify.Binding{Invoker: NewOutput(f, "signalr")}.Negotiate(t.Context(), "alice")
 	require.NoError(t, err)
 	assert.Equal(t, notify.Negotiation{URL: "http://x/client/?hub=h", AccessToken: "tok"}, n)
 	require.Len(t, f.invoked, 1)
 	assert.Equal(t, "clientNegotiate", f.invoked[0].Operation)
+	assert.Equal(t, map[string]string{"user": "alice"}, f.invoked[0].Metadata, "the user the access token must name")
 }
 
 func TestOutputEmptyAnswer(t *testing.T) {

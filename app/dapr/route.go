@@ -2,6 +2,8 @@ package dapr
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"io"
 	"net/http"
@@ -34,15 +36,56 @@ type errorBody struct {
 // message's device id, message id and enqueue time. handle's error answers
 // 500, so daprd reports a failure and the binding does not acknowledge
 // (mqtt3 then redelivers); success answers 200 with an empty body.
-func InputRoute(r gin.IRoutes, binding string, handle func(ctx context.Context, m pipeline.Message) error) {
+func InputRoute(r gin.IRoutes, binding string, handle func(ctx context.Context, m pipeline.Message) error, opts ...RouteOption) {
 	h := input{handle: handle}
+	for _, o := range opts {
+		o(&h)
+	}
 	path := "/" + strings.TrimPrefix(binding, "/")
-	r.POST(path, h.event)
+	r.POST(path, h.authorize, h.event)
+	// The probe stays open: it reveals nothing, and daprd takes a refused
+	// probe to mean "not subscribed" and silently reads nothing, where a
+	// refused delivery is an error it logs.
 	r.OPTIONS(path, h.probe)
 }
 
+// RouteOption configures InputRoute.
+type RouteOption func(*input)
+
+// WithAppToken makes deliveries carry token, the APP_API_TOKEN that daprd
+// sends in the dapr-api-token header when it has one: any other delivery is
+// answered 401. An empty token leaves the route open, as daprd without
+// APP_API_TOKEN sends none.
+func WithAppToken(token string) RouteOption {
+	return func(h *input) {
+		if token != "" {
+			sum := sha256.Sum256([]byte(token))
+			h.token = sum[:]
+		}
+	}
+}
+
+// AppTokenHeader is the header daprd sends APP_API_TOKEN in.
+const AppTokenHeader = "dapr-api-token"
+
 type input struct {
 	handle func(ctx context.Context, m pipeline.Message) error
+	token  []byte // SHA-256 of APP_API_TOKEN; nil for none
+}
+
+// authorize compares the delivery's token with APP_API_TOKEN in constant
+// time, as digests, so that not even the token's length shows.
+func (h input) authorize(c *gin.Context) {
+	if h.token == nil {
+		c.Next()
+		return
+	}
+	got := sha256.Sum256([]byte(c.GetHeader(AppTokenHeader)))
+	if subtle.ConstantTimeCompare(got[:], h.token) != 1 {
+		c.AbortWithStatusJSON(http.StatusUnauthorized, errorBody{Error: "the " + AppTokenHeader + " header does not carry APP_API_TOKEN"})
+		return
+	}
+	c.Next()
 }
 
 func (h input) probe(c *gin.Context) {

@@ -152,3 +152,52 @@ func TestInputRouteOnAPIRouter(t *testing.T) {
 	require.Len(t, h.msgs, 2)
 	assert.True(t, h.msgs[1].Truncated)
 }
+
+func TestInputRouteAppToken(t *testing.T) {
+	const token = "app-token-3f9a"
+	for name, tt := range map[string]struct {
+		configured string
+		sent       map[string]string
+		want       int
+	}{
+		"right token":               {token, map[string]string{AppTokenHeader: token}, http.StatusOK},
+		"header name in other case": {token, map[string]string{"Dapr-Api-Token": token}, http.StatusOK},
+		"wrong token":               {token, map[string]string{AppTokenHeader: "app-token-3f9b"}, http.StatusUnauthorized},
+		"token with a suffix":       {token, map[string]string{AppTokenHeader: token + "x"}, http.StatusUnauthorized},
+		"missing":                   {token, nil, http.StatusUnauthorized},
+		"empty":                     {token, map[string]string{AppTokenHeader: ""}, http.StatusUnauthorized},
+		"none configured: open":     {"", nil, http.StatusOK},
+		"none configured, one sent": {"", map[string]string{AppTokenHeader: "anything"}, http.StatusOK},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := &handled{}
+			gin.SetMode(gin.ReleaseMode)
+			r := gin.New()
+			InputRoute(r, "telemetry", h.handle, WithAppToken(tt.configured))
+			meta := map[string]string{"topic": "devices/d1/messages/events/"}
+			for k, v := range tt.sent {
+				meta[k] = v
+			}
+			w := deliver(r, http.MethodPost, "/telemetry", `{"temperature":1}`, meta)
+			assert.Equal(t, tt.want, w.Code)
+			if tt.want != http.StatusOK {
+				assert.Empty(t, h.msgs, "a refused delivery must not reach the pipeline")
+				assert.NotContains(t, w.Body.String(), token, "the answer must not echo the token")
+				return
+			}
+			require.Len(t, h.msgs, 1)
+			assert.Equal(t, "d1", h.msgs[0].DeviceID)
+		})
+	}
+}
+
+// TestInputRouteAppTokenProbe: daprd's start-up OPTIONS stays open, since
+// daprd takes a refused probe for "not subscribed" and reads nothing.
+func TestInputRouteAppTokenProbe(t *testing.T) {
+	h := &handled{}
+	r := api.NewRouter(api.Deps{Extra: func(r *gin.Engine) { InputRoute(r, "telemetry", h.handle, WithAppToken("secret")) }})
+	assert.Equal(t, http.StatusNoContent, deliver(r, http.MethodOptions, "/telemetry", "", nil).Code)
+	assert.Equal(t, http.StatusUnauthorized, deliver(r, http.MethodPost, "/telemetry", `{}`, nil).Code,
+		"behind the API's middleware too")
+	assert.Empty(t, h.msgs)
+}

@@ -71,7 +71,7 @@ func (s *State) BulkGet(ctx context.Context, keys []string) (map[string]pipeline
 	if len(uniq) == 0 {
 		return out, nil // the SDK refuses an empty key list
 	}
-	items, err := s.client.GetBulkState(ctx, s.store, uniq, nil, bulkParallelism)
+	items, err := s.client.GetBulkState(traced(ctx), s.store, uniq, nil, bulkParallelism)
 	if err != nil {
 		return nil, fmt.Errorf("bulk get: %w", err)
 	}
@@ -101,7 +101,7 @@ func (s *State) Set(ctx context.Context, key string, value []byte, etag string) 
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("set: %w", err)
 	}
-	return s.fail("set", key, s.client.SaveBulkState(ctx, s.store, setItem(key, value, etag)))
+	return s.fail("set", key, s.client.SaveBulkState(traced(ctx), s.store, setItem(key, value, etag)))
 }
 
 // Delete removes key: unconditionally with etag "", otherwise only at that
@@ -118,7 +118,7 @@ func (s *State) Delete(ctx context.Context, key string, etag string) error {
 		tag = &client.ETag{Value: etag}
 		opts.Concurrency = client.StateConcurrencyFirstWrite
 	}
-	return s.fail("delete", key, s.client.DeleteStateWithETag(ctx, s.store, key, tag, nil, opts))
+	return s.fail("delete", key, s.client.DeleteStateWithETag(traced(ctx), s.store, key, tag, nil, opts))
 }
 
 // setItem is a first-write upsert of key; etag "" means insert-only. The

@@ -19,7 +19,8 @@ const placeholder = "set-by-overlay"
 
 // azureEnvKeys are the keys of deploy/overlays/aks/azure.env, which
 // Terraform's aks_overlay_env output writes.
-var azureEnvKeys = []string{"AZURE_CLIENT_ID", "STORAGE_ACCOUNT_NAME", "SIGNALR_ENDPOINT", "IMAGE", "INGRESS_HOST", "TLS_CERT_KEYVAULT_URI"}
+var azureEnvKeys = []string{"AZURE_CLIENT_ID", "STORAGE_ACCOUNT_NAME", "SIGNALR_ENDPOINT", "IMAGE", "INGRESS_HOST", "TLS_CERT_KEYVAULT_URI",
+	"AUTH_ISSUER", "AUTH_AUDIENCE"}
 
 // TestOverlaysBuild: `kubectl apply -k` of each overlay works, and what it
 // sends to the API server decodes strictly.
@@ -128,12 +129,14 @@ func TestAKSOverlayFilledRefuses(t *testing.T) {
 	src := repoRoot(t)
 	requireOverlay(t, src, "deploy/overlays/aks")
 	root := copyTree(t, src, "deploy", "components")
-	// The SignalR endpoint's replacement selects nothing any more.
+	// The SignalR endpoint's replacement into the Component, and the client
+	// id's (its only target), select nothing any more.
 	rewrite(t, root, "deploy/overlays/aks/kustomization.yaml", "kind: Component, name: signalr}", "kind: Component, name: signalr-gone}")
+	rewrite(t, root, "deploy/overlays/aks/kustomization.yaml", "kind: ServiceAccount, name: enviromon}", "kind: ServiceAccount, name: enviromon-gone}")
 	docs := render(t, root, "deploy/overlays/aks")
-	bad := leftovers(docs)
-	require.Len(t, bad, 1)
-	assert.Contains(t, bad[0], "Component signalr")
+	bad := strings.Join(leftovers(docs), "\n")
+	assert.Contains(t, bad, "Component signalr")
+	assert.Contains(t, bad, "ServiceAccount enviromon")
 	assert.Contains(t, strings.Join(missingValues(readEnv(t, filepath.Join(root, "deploy/overlays/aks/azure.env")), docs), "\n"),
-		"SIGNALR_ENDPOINT=")
+		"AZURE_CLIENT_ID=")
 }

@@ -27,6 +27,7 @@ var tfOutputs = []string{
 	"resource_group_name", "aks_cluster_name", "azure_client_id", "storage_account_name",
 	"signalr_endpoint", "image", "ingress_host", "tls_cert_keyvault_uri", "iothub_name",
 	"iothub_hostname", "iothub_events_connection_string", "acr_login_server", "aks_overlay_env",
+	"auth_issuer", "auth_audience",
 }
 
 func TestTerraformParses(t *testing.T) {

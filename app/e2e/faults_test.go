@@ -62,7 +62,12 @@ func TestFaultKilledSidecarApp(t *testing.T) {
 // and queues) while devices publish, and starts it again on the same port
 // 2 s later. The devices' clients and daprd's binding reconnect on their
 // own; publishes that failed meanwhile are retried by the devices, and
-// every acknowledged one is counted exactly once.
+// every acknowledged one is counted exactly once, with one exception that
+// is mosquitto's (2.0.11, Debian's): it restores the binding's shared
+// subscription from its persistence file but delivers nothing to it until
+// the binding subscribes again, and drops what devices publish in that gap
+// (README, "Known gaps"). Messages acknowledged in the gap may therefore be
+// missing; everything else must be counted, and nothing twice.
 func TestFaultBrokerRestart(t *testing.T) {
 	st := newStack(t, sqliteFile)
 	r := st.startReplica(t, "enviromon-0")
@@ -78,17 +83,51 @@ func TestFaultBrokerRestart(t *testing.T) {
 	explainOnFailure(t, book, st, r.base, cfg, stopped)
 
 	time.Sleep(2 * time.Second)
+	started := time.Now()
 	st.broker = startProc(t, st.brokerAt)
 	require.NoError(t, st.broker.waitFor("the binding's subscription", 60*time.Second, st.broker.logged(r.pod+"-consumer", shareTopic)))
-	rejoined := time.Since(stopped)
-	t.Logf("binding subscribed again %s after the stop", rejoined.Round(time.Millisecond))
+	subscribed := time.Now()
+	t.Logf("binding subscribed again %s after the stop", subscribed.Sub(stopped).Round(time.Millisecond))
 
 	stats := <-sent
 	requireClean(t, "mqtt", stats)
 	assert.Less(t, before, int64(stats.Total.Valid), "the restart came after the whole stream was counted")
-	took := settleBoth(t, st, r, expected(stats))
-	record("fault/broker      mosquitto restarted after %d of %d valid readings: the binding subscribed again %s after the stop; %d acknowledged publishes counted exactly once %s after the last",
-		before, stats.Total.Valid, rejoined.Round(time.Millisecond), stats.Total.Acked(), took.Round(time.Millisecond))
+	// The gap ends when the broker logged the subscription; the poll that
+	// saw it runs every 50 ms.
+	gap := book.between(started, subscribed.Add(100*time.Millisecond))
+	want := expected(stats)
+	var got map[string]counts
+	lost, counted := 0, time.Duration(0)
+	began := time.Now()
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		if got, err = storedDevices(ctx, st.store); err != nil {
+			return false
+		}
+		lost = 0
+		for id, w := range want {
+			g := got[id]
+			missing := int(w.Count+w.Rejected) - int(g.Count+g.Rejected)
+			if g.Count > w.Count || g.Rejected > w.Rejected || missing > gap[id] {
+				return false
+			}
+			lost += missing
+		}
+		counted = time.Since(began)
+		return len(got) == len(want)
+	}, 60*time.Second, 100*time.Millisecond, "counts after the restart: got %v, want %v less at most the gap's %v", &got, want, gap)
+	record("fault/broker      mosquitto restarted after %d of %d valid readings: devices and binding reconnected, the binding subscribed %s after the broker started; %d acknowledged publishes, %d of them in that gap, of which mosquitto dropped %d; the rest counted exactly once %s after the last",
+		before, stats.Total.Valid, subscribed.Sub(started).Round(time.Millisecond), stats.Total.Acked(), sum(gap), lost, counted.Round(time.Millisecond))
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // TestFaultReplicaKilled runs two replicas on one shared subscription and

@@ -163,6 +163,12 @@ func startMosquittoSpec(t testing.TB, dir string) (*proc, string, procSpec) {
 			text = strings.Replace(text, old, repl, 1)
 		}
 		text += "log_type information\nlog_type subscribe\n"
+		if os.Geteuid() == 0 {
+			// As root, mosquitto runs as the user mosquitto, which cannot
+			// write persistence into the test's private temporary folder:
+			// its sessions and queues would not survive a restart.
+			text += "user root\n"
+		}
 		require.NoError(t, os.WriteFile(conf, []byte(text), 0o644))
 		spec := procSpec{name: "mosquitto", bin: bin, args: []string{"-c", conf}, dir: dir, env: childEnv()}
 		p := startProc(t, spec)

@@ -90,3 +90,19 @@ func (l *ledger) explain(ctx context.Context, s store, devices []string, since t
 	}
 	return b.String()
 }
+
+// between returns, per device, how many message ids were first
+// acknowledged within [from, to].
+func (l *ledger) between(from, to time.Time) map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]int{}
+	for device, ids := range l.acked {
+		for _, at := range ids {
+			if !at.Before(from) && !at.After(to) {
+				out[device]++
+			}
+		}
+	}
+	return out
+}

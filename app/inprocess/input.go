@@ -37,20 +37,22 @@ type Input struct {
 	closed  atomic.Bool
 }
 
-// OpenInput creates and initialises the input binding c. Component logs go
-// to log (nil discards them). Close it when done.
+// OpenInput creates and initialises the input binding c, within
+// c.InitTimeout. Component logs go to log (nil discards them). It fails
+// even when c sets ignoreErrors: the app cannot run without its input
+// binding. Close it when done.
 func OpenInput(ctx context.Context, c component.Component, log *slog.Logger, opts ...Option) (*Input, error) {
 	k, err := lookup(c)
 	if err != nil {
-		return nil, err
+		return nil, required(c, "input binding", err)
 	}
 	if k.input == nil {
 		return nil, fmt.Errorf("component %q: %s is not an input binding", c.Name, c.Type)
 	}
 	set := newSettings(opts)
 	b := k.input(newKitLogger(log, c.Name, set.logLevel))
-	if err := b.Init(ctx, bindingMetadata(c)); err != nil {
-		return nil, fmt.Errorf("component %q: init %s: %w", c.Name, c.Type, err)
+	if err := initialize(ctx, c, log, func(ctx context.Context) error { return b.Init(ctx, bindingMetadata(c)) }, b.Close); err != nil {
+		return nil, required(c, "input binding", err)
 	}
 	return &Input{name: c.Name, binding: b}, nil
 }

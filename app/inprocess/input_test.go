@@ -232,5 +232,5 @@ func TestInputEventHubsOpens(t *testing.T) {
 	require.NoError(t, in.Close())
 
 	_, err = inprocess.OpenInput(t.Context(), component.Component{Name: "iothub", Type: "bindings.azure.eventhubs", Metadata: map[string]string{}}, nil)
-	require.Error(t, err, "no connection string nor namespace")
+	require.EqualError(t, err, `component "iothub": init bindings.azure.eventhubs: one of connectionString or eventHubNamespace is required`)
 }

@@ -30,5 +30,16 @@ func TestKitLogger(t *testing.T) {
 	loud.Debug("Processing MQTT message")
 	assert.Contains(t, buf.String(), `level=DEBUG msg="Processing MQTT message"`)
 
-	newKitLogger(nil, "x", slog.LevelDebug).Error("discarded without a logger")
+	buf.Reset()
+	child := quiet.WithFields(map[string]any{"client": "c2"})
+	quiet.SetOutputLevel(logger.DebugLevel)
+	child.Debugf("ping %d", 1)
+	assert.Contains(t, buf.String(), `level=DEBUG msg="ping 1" component=telemetry client=c2`,
+		"a level set on a logger holds for the loggers made from it")
+
+	// Without an app logger records are dropped, and components asking
+	// whether to format one are told not to.
+	none := newKitLogger(nil, "x", slog.LevelDebug)
+	assert.NotPanics(t, func() { none.Error("discarded without a logger") })
+	assert.False(t, none.IsOutputLevelEnabled(logger.ErrorLevel))
 }

@@ -18,20 +18,23 @@ type Output struct {
 	ops     []bindings.OperationKind
 }
 
-// OpenOutput creates and initialises the output binding c. Component logs
-// go to log (nil discards them). Close it when done.
+// OpenOutput creates and initialises the output binding c, within
+// c.InitTimeout. Component logs go to log (nil discards them). When its
+// type cannot run here or its Init fails and c sets ignoreErrors, the
+// error wraps ErrSkipped: the app may go on without it, as daprd would.
+// Close it when done.
 func OpenOutput(ctx context.Context, c component.Component, log *slog.Logger, opts ...Option) (*Output, error) {
 	k, err := lookup(c)
 	if err != nil {
-		return nil, err
+		return nil, optional(c, err)
 	}
 	if k.output == nil {
 		return nil, fmt.Errorf("component %q: %s is not an output binding", c.Name, c.Type)
 	}
 	set := newSettings(opts)
 	b := k.output(newKitLogger(log, c.Name, set.logLevel))
-	if err := b.Init(ctx, bindingMetadata(c)); err != nil {
-		return nil, fmt.Errorf("component %q: init %s: %w", c.Name, c.Type, err)
+	if err := initialize(ctx, c, log, func(ctx context.Context) error { return b.Init(ctx, bindingMetadata(c)) }, b.Close); err != nil {
+		return nil, optional(c, err)
 	}
 	return &Output{name: c.Name, binding: b, ops: b.Operations()}, nil
 }

@@ -67,10 +67,13 @@ func Types() []string {
 }
 
 // Check reports whether c can run in-process: its type is supported and its
-// version is one daprd gives these components ("", v0 or v1).
+// version is one daprd gives these components ("", v0 or v1). When c sets
+// ignoreErrors, its error wraps ErrSkipped, as daprd would skip c.
 func Check(c component.Component) error {
-	_, err := lookup(c)
-	return err
+	if _, err := lookup(c); err != nil {
+		return optional(c, err)
+	}
+	return nil
 }
 
 // lookup finds c's constructors, case-insensitively as daprd does.

@@ -42,13 +42,14 @@ type State struct {
 
 var _ pipeline.BatchStore = (*State)(nil)
 
-// OpenState creates and initialises the state store c for the app appID.
-// Component logs go to log (nil discards them). The store must support
-// ETags. Close it when done.
+// OpenState creates and initialises the state store c for the app appID,
+// within c.InitTimeout. Component logs go to log (nil discards them). The
+// store must support ETags. It fails even when c sets ignoreErrors: the
+// app cannot run without its state store. Close it when done.
 func OpenState(ctx context.Context, c component.Component, appID string, log *slog.Logger, opts ...Option) (*State, error) {
 	k, err := lookup(c)
 	if err != nil {
-		return nil, err
+		return nil, required(c, "state store", err)
 	}
 	if k.state == nil {
 		return nil, fmt.Errorf("component %q: %s is not a state store", c.Name, c.Type)
@@ -62,8 +63,8 @@ func OpenState(ctx context.Context, c component.Component, appID string, log *sl
 	// keyPrefix stays in the metadata: daprd passes it to Init too, and no
 	// store here rejects metadata it does not know.
 	md := state.Metadata{Base: contribmd.Base{Name: c.Name, Properties: maps.Clone(c.Metadata)}}
-	if err := store.Init(ctx, md); err != nil {
-		return nil, fmt.Errorf("component %q: init %s: %w", c.Name, c.Type, err)
+	if err := initialize(ctx, c, log, func(ctx context.Context) error { return store.Init(ctx, md) }, store.Close); err != nil {
+		return nil, required(c, "state store", err)
 	}
 	if !state.FeatureETag.IsPresent(store.Features()) {
 		return nil, errors.Join(fmt.Errorf("component %q: %s has no ETag support", c.Name, c.Type), store.Close())

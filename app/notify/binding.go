@@ -40,9 +40,17 @@ type Negotiation struct {
 	AccessToken string `json:"accessToken"`
 }
 
-// Negotiate returns the service URL and an access token for a client.
-func (b Binding) Negotiate(ctx context.Context) (Negotiation, error) {
-	out, err := b.Invoker.Invoke(ctx, opNegotiate, nil, nil)
+// Negotiate returns the service URL and an access token for a client. A
+// user that is not empty is named in the token (the binding's "user"
+// metadata: sub when it signs with the access key, the service's own user
+// claim when Azure SignalR mints it), so sends to that user reach the
+// connection.
+func (b Binding) Negotiate(ctx context.Context, user string) (Negotiation, error) {
+	var md map[string]string
+	if user != "" {
+		md = map[string]string{"user": user}
+	}
+	out, err := b.Invoker.Invoke(ctx, opNegotiate, nil, md)
 	if err != nil {
 		return Negotiation{}, fmt.Errorf("signalr negotiate: %w", err)
 	}

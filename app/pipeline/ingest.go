@@ -14,8 +14,12 @@ import (
 type job struct {
 	in        telemetry.Input
 	rejection *Rejection // set when the reading is invalid
+	reason    Reason     // why it is rejected, for the metrics
 	outcome   telemetry.Outcome
 	done      chan error // buffered; receives exactly once
+	// caller is the context of the Process call that queued the job: the
+	// commit's span links to its trace. It is not used for cancellation.
+	caller context.Context
 }
 
 // Result tells a caller what became of the readings of its message.
@@ -47,6 +51,9 @@ func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 		jobs = []*job{p.refusal(m, refused)}
 	} else {
 		jobs, err = p.prepare(ctx, m, readings)
+	}
+	for _, j := range jobs {
+		j.caller = ctx
 	}
 	if err == nil {
 		err = p.enqueue(ctx, jobs)
@@ -90,19 +97,6 @@ func tally(jobs []*job) Result {
 		}
 	}
 	return r
-}
-
-// observe records the latency of a message whose readings were all
-// committed. A message of duplicates only is left out: its readings were
-// committed by an earlier delivery, and the redelivery delay is not ingest
-// latency.
-func (p *Processor) observe(m Message, r Result) {
-	if r.Accepted+r.Rejected == 0 {
-		return
-	}
-	if d, ok := m.latency(p.now()); ok {
-		p.metrics.Latency.Observe(d)
-	}
 }
 
 // verdict is what became of a committed job, as the caller's Result and the
@@ -152,7 +146,7 @@ func (p *Processor) refusal(m Message, refused error) *job {
 	if telemetry.CheckDeviceID(in.DeviceID) != nil {
 		in.DeviceID = "" // counted in the dead-letter list only
 	}
-	return p.newJob(in, m.Payload)
+	return p.newJob(in, m.Payload, ReasonPayload)
 }
 
 // arrival is when m reached the transport, or now when it does not say.
@@ -172,6 +166,7 @@ func (p *Processor) prepare(ctx context.Context, m Message, readings []telemetry
 	jobs := make([]*job, 0, len(readings))
 	for i, r := range readings {
 		in := telemetry.Input{DeviceID: r.DeviceID, MessageID: r.MessageID, Raw: r, At: at}
+		reason := ReasonIdentity // the one rejection set before Check; each check below sets its own
 		if in.MessageID == "" && m.MessageID != "" {
 			in.MessageID = m.MessageID
 			if len(readings) > 1 {
@@ -192,6 +187,10 @@ func (p *Processor) prepare(ctx context.Context, m Message, readings []telemetry
 		in.Calibrated = in.Raw
 		if in.Invalid == nil {
 			in.Invalid = in.Raw.Check() // no calibration lookup for an unusable reading
+			reason = ReasonDevice
+			if in.Raw.Problem != "" {
+				reason = ReasonReading
+			}
 		}
 		if in.Invalid == nil {
 			cal, err := p.cals.lookup(ctx, in.DeviceID)
@@ -200,18 +199,22 @@ func (p *Processor) prepare(ctx context.Context, m Message, readings []telemetry
 			}
 			in.Calibrated = cal.Apply(in.Raw)
 			in.Invalid = p.cfg.Limits.Validate(in.Calibrated)
+			reason = ReasonRange
 		}
 		if telemetry.CheckDeviceID(in.DeviceID) != nil {
 			in.DeviceID = "" // counted in the dead-letter list only
 		}
-		jobs = append(jobs, p.newJob(in, m.Payload))
+		jobs = append(jobs, p.newJob(in, m.Payload, reason))
 	}
 	return jobs, nil
 }
 
-func (p *Processor) newJob(in telemetry.Input, payload []byte) *job {
+// newJob makes the job of one reading; reason says why in.Invalid, if set,
+// rejects it.
+func (p *Processor) newJob(in telemetry.Input, payload []byte, reason Reason) *job {
 	j := &job{in: in, done: make(chan error, 1)}
 	if in.Invalid != nil {
+		j.reason = reason
 		j.rejection = &Rejection{DeviceID: in.DeviceID, MessageID: in.MessageID,
 			Reason: in.Invalid.Error(), Payload: excerpt(payload), At: in.At}
 	}

@@ -11,91 +11,138 @@ import (
 	"github.com/enviromon/enviromon/app/telemetry"
 )
 
-// Run starts the lanes and blocks until ctx ends. Each lane takes every job
-// queued (up to cfg.MaxBatch), lingers up to cfg.Window for more, and
-// commits them; jobs arriving meanwhile form the next batch, so batches grow
-// with load without delaying a lone message. A batch
-// being committed when ctx ends is finished (bounded by drainTimeout); jobs
-// still queued fail with ErrStopped so their transport redelivers them.
+// Run starts the lanes and blocks until ctx ends and the lanes have
+// drained. Each lane takes every job queued (up to cfg.MaxBatch), lingers
+// up to cfg.Window for more, and commits them; jobs arriving meanwhile form
+// the next batch, so batches grow with load without delaying a lone
+// message.
+//
+// When ctx ends, Process refuses new messages with ErrStopped, and the
+// lanes commit every job already queued and answer its caller, so a
+// graceful shutdown loses no accepted work and leaves nothing to
+// redeliver. Commits keep running (their store calls are not cut by ctx)
+// for up to cfg.DrainTimeout; jobs still queued after it are answered
+// ErrStopped, and the commit in flight sees its context cancelled.
 func (p *Processor) Run(ctx context.Context) error {
+	commitCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
 	var wg sync.WaitGroup
 	for _, lane := range p.lanes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.runLane(ctx, lane)
-		}()
+		wg.Go(func() { p.runLane(commitCtx, lane) })
 	}
 	<-ctx.Done()
 	close(p.stopped)
-	wg.Wait()
-	p.sending.Lock() // wait out callers still queueing
-	defer p.sending.Unlock()
+	p.sending.Lock() // wait out callers still queueing; none can queue after
 	for _, lane := range p.lanes {
-		for {
-			select {
-			case j := <-lane:
-				j.done <- ErrStopped
-				continue
-			default:
-			}
-			break
-		}
+		close(lane) // runLane returns once it has committed what the lane holds
 	}
+	p.sending.Unlock()
+	deadline := time.AfterFunc(p.cfg.DrainTimeout, cancel)
+	defer deadline.Stop()
+	wg.Wait()
 	return nil
 }
 
+// runLane commits the lane's jobs in batches until the lane is closed and
+// empty.
 func (p *Processor) runLane(ctx context.Context, lane chan *job) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	batch := make([]*job, 0, p.cfg.MaxBatch)
 	for {
-		select {
-		case <-ctx.Done():
+		j, ok := <-lane
+		if !ok {
 			return
-		case j := <-lane:
-			batch = append(batch[:0], j)
 		}
+		batch = append(batch[:0], j)
 		// Everything that queued while the previous commit ran joins at once.
 	drain:
 		for len(batch) < p.cfg.MaxBatch {
 			select {
-			case j := <-lane:
+			case j, ok := <-lane:
+				if !ok {
+					break drain
+				}
 				batch = append(batch, j)
 			default:
 				break drain
 			}
 		}
 		if p.cfg.Window > 0 && len(batch) < p.cfg.MaxBatch {
-			p.linger(ctx, lane, timer, &batch)
+			p.linger(lane, timer, &batch)
 		}
-		p.flush(ctx, batch)
+		if ctx.Err() != nil {
+			p.refuse(batch) // past the drain timeout
+		} else {
+			p.flush(ctx, batch)
+		}
 		clear(batch)
 	}
 }
 
-// linger waits up to cfg.Window for more jobs, or until the batch is full.
-func (p *Processor) linger(ctx context.Context, lane chan *job, timer *time.Timer, batch *[]*job) {
+// linger waits up to cfg.Window for more jobs, or until the batch is full;
+// not at all once the processor is stopping.
+func (p *Processor) linger(lane chan *job, timer *time.Timer, batch *[]*job) {
 	timer.Reset(p.cfg.Window)
 	defer timer.Stop()
 	for len(*batch) < p.cfg.MaxBatch {
 		select {
-		case j := <-lane:
+		case j, ok := <-lane:
+			if !ok {
+				return
+			}
 			*batch = append(*batch, j)
 		case <-timer.C:
 			return
-		case <-ctx.Done():
+		case <-p.stopped:
 			return
 		}
 	}
 }
 
-// flush group-commits one batch: the device index for new devices, then
-// concurrently one ETag write per device and the dead-letter list; then it
-// notifies and releases every caller with its own result.
+// refuse answers every job of batch with ErrStopped, uncommitted.
+func (p *Processor) refuse(batch []*job) {
+	errs := make(map[*job]error, len(batch))
+	for _, j := range batch {
+		errs[j] = ErrStopped
+	}
+	p.release(batch, errs)
+}
+
+// flush group-commits one batch in a span of its own, linked to its
+// callers' traces, then notifies and releases every caller with its own
+// result.
 func (p *Processor) flush(ctx context.Context, batch []*job) {
 	p.metrics.Flushes.Add(1)
 	p.metrics.Batched.Add(int64(len(batch)))
+	callers := make([]context.Context, len(batch))
+	for i, j := range batch {
+		callers[i] = j.caller
+	}
+	ctx, end := p.tracer.Start(ctx, "commit", callers)
+	began := p.now()
+	written, errs := p.commitBatch(ctx, batch)
+	p.observer.Commit(len(batch), max(p.now().Sub(began), 0))
+	end(firstError(batch, errs))
+	p.online.add(written, p.now())
+	p.notify(ctx, written)
+	p.release(batch, errs)
+}
+
+// firstError is the error of the first failed job of batch, or nil.
+func firstError(batch []*job, errs map[*job]error) error {
+	for _, j := range batch {
+		if err := errs[j]; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commitBatch writes one batch: the device index for new devices, then
+// concurrently one ETag write per device and the dead-letter list. It
+// returns the device records written and the error of each failed job.
+func (p *Processor) commitBatch(ctx context.Context, batch []*job) (map[string]telemetry.Device, map[*job]error) {
 	g := group(batch)
 
 	errs := make(map[*job]error)
@@ -128,8 +175,7 @@ func (p *Processor) flush(ctx context.Context, batch []*job) {
 			}
 		}
 	}
-	p.notify(written)
-	p.release(batch, errs)
+	return written, errs
 }
 
 // grouped is a batch sorted for the commit: device jobs by store key, in
@@ -201,7 +247,7 @@ func keysIn(keys []string, byKey map[string][]*job) []string {
 	return out
 }
 
-func (p *Processor) notify(written map[string]telemetry.Device) {
+func (p *Processor) notify(ctx context.Context, written map[string]telemetry.Device) {
 	if p.notifier == nil || len(written) == 0 {
 		return
 	}
@@ -210,7 +256,7 @@ func (p *Processor) notify(written map[string]telemetry.Device) {
 		out = append(out, d.Summary())
 	}
 	p.metrics.Notified.Add(int64(len(out)))
-	p.notifier.Notify(out)
+	p.notifier.Notify(ctx, out)
 }
 
 func (p *Processor) release(batch []*job, errs map[*job]error) {
@@ -221,6 +267,7 @@ func (p *Processor) release(batch []*job, errs map[*job]error) {
 			p.metrics.Failed.Add(1)
 		case j.verdict() == telemetry.Rejected:
 			p.metrics.Rejected.Add(1)
+			p.metrics.RejectedBy[j.reason].Add(1)
 		case j.verdict() == telemetry.Duplicate:
 			p.metrics.Duplicates.Add(1)
 		default:

@@ -4,6 +4,7 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,9 +21,10 @@ var ErrStopped = errors.New("processor stopped")
 var ErrNotFound = errors.New("not found")
 
 // Notifier receives the devices changed by each group commit. Notify must
-// not block: it is called on the commit path.
+// not block: it is called on the commit path. ctx carries the commit's
+// trace, for the notifier's own to link to; it is not for cancellation.
 type Notifier interface {
-	Notify(devices []telemetry.Summary)
+	Notify(ctx context.Context, devices []telemetry.Summary)
 }
 
 // Config tunes the processor. Zero fields take the defaults of
@@ -37,6 +39,10 @@ type Config struct {
 	CalibrationTTL time.Duration    // how long a cached calibration is trusted
 	RejectedKeep   int              // rejections kept in the dead-letter list
 	Parallelism    int              // concurrent store writes per commit
+	// DrainTimeout bounds the commit of what the lanes hold once Run's
+	// context ends; what is left after it is answered with an error.
+	DrainTimeout time.Duration
+	OnlineAfter  time.Duration // how recently a device was seen to count in Online
 }
 
 // DefaultConfig returns the defaults.
@@ -51,6 +57,8 @@ func DefaultConfig() Config {
 		CalibrationTTL: 30 * time.Second,
 		RejectedKeep:   200,
 		Parallelism:    16,
+		DrainTimeout:   10 * time.Second,
+		OnlineAfter:    60 * time.Second, // the dashboard's offline threshold
 	}
 }
 
@@ -81,6 +89,12 @@ func (c Config) withDefaults() Config {
 	if c.Parallelism <= 0 {
 		c.Parallelism = d.Parallelism
 	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = d.DrainTimeout
+	}
+	if c.OnlineAfter <= 0 {
+		c.OnlineAfter = d.OnlineAfter
+	}
 	return c
 }
 
@@ -107,7 +121,10 @@ type Processor struct {
 	log      *slog.Logger
 	now      func() time.Time
 	notifier Notifier
+	observer Observer
+	tracer   Tracer
 	metrics  *Metrics
+	online   *recent
 	commit   *committer
 	cals     *calibrations
 	index    *index
@@ -138,11 +155,14 @@ func New(store Store, cfg Config, opts ...Option) (*Processor, error) {
 		return nil, fmt.Errorf("pipeline config: %w", err)
 	}
 	p := &Processor{
-		cfg:     cfg,
-		log:     slog.New(slog.DiscardHandler),
-		now:     time.Now,
-		metrics: &Metrics{},
-		stopped: make(chan struct{}),
+		cfg:      cfg,
+		log:      slog.New(slog.DiscardHandler),
+		now:      time.Now,
+		observer: nopObserver{},
+		tracer:   NopTracer{},
+		metrics:  &Metrics{},
+		online:   newRecent(cfg.OnlineAfter),
+		stopped:  make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(p)

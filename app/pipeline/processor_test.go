@@ -271,7 +271,7 @@ type recorder struct {
 	got [][]telemetry.Summary
 }
 
-func (r *recorder) Notify(ds []telemetry.Summary) {
+func (r *recorder) Notify(_ context.Context, ds []telemetry.Summary) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, ds)

@@ -53,13 +53,14 @@ type BatchStore interface {
 	SetBatch(ctx context.Context, items []Write) error
 }
 
-// SampleKeys returns keys of every kind the pipeline writes: for each of two
-// devices (a and b) its state record first, then its calibration; and the
-// keys devices share (index and dead-letter shards). The app checks a state
-// store's key layout against them at start-up.
+// SampleKeys returns keys of every kind the app writes: for each of two
+// devices (a and b) its state record first, then its calibration and its
+// identity in the device registry; and the keys devices share (index and
+// dead-letter shards). The app checks a state store's key layout against
+// them at start-up.
 func SampleKeys(a, b string) (devices [2][]string, shared []string) {
 	for i, id := range []string{a, b} {
-		devices[i] = []string{telemetry.DeviceKey(id), telemetry.CalibrationKey(id)}
+		devices[i] = []string{telemetry.DeviceKey(id), telemetry.CalibrationKey(id), telemetry.RegistryKey(id)}
 	}
 	for n := range telemetry.IndexShards {
 		shared = append(shared, telemetry.IndexShardKey(n))

@@ -1,8 +1,10 @@
 package signalr
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -45,4 +47,23 @@ func (s *Service) originAllowed(origin string, r *http.Request) bool {
 		scheme = "https"
 	}
 	return o == strings.ToLower(scheme+"://"+r.Host)
+}
+
+// parseOrigins reads the allowed origins into a set of lowercase
+// scheme://host[:port]. A wildcard is refused: the client endpoint answers
+// with credentials allowed, and a browser may then be made to connect from
+// any site.
+func parseOrigins(list []string) (map[string]bool, error) {
+	origins := map[string]bool{}
+	for _, o := range list {
+		if strings.Contains(o, "*") {
+			return nil, errors.New(`allowed origin "*": a wildcard would let any web site connect; list each origin, such as http://127.0.0.1:8080`)
+		}
+		ou, err := url.Parse(o)
+		if err != nil || (ou.Scheme != "http" && ou.Scheme != "https") || ou.Host == "" || strings.Trim(ou.Path, "/") != "" {
+			return nil, fmt.Errorf("allowed origin %q is not http(s)://host[:port]", o)
+		}
+		origins[strings.ToLower(ou.Scheme+"://"+ou.Host)] = true
+	}
+	return origins, nil
 }

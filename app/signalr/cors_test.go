@@ -76,24 +76,33 @@ func TestOrigins(t *testing.T) {
 
 func TestNewValidatesConfig(t *testing.T) {
 	tests := []struct {
-		name string
-		cfg  Config
-		ok   bool
+		name    string
+		cfg     Config
+		wantErr string // "" when New accepts cfg
 	}{
-		{"minimal", Config{Endpoint: "http://127.0.0.1:8088", AccessKey: "k"}, true},
-		{"trailing slash", Config{Endpoint: "https://signalr.example/", AccessKey: "k"}, true},
-		{"no scheme", Config{Endpoint: "127.0.0.1:8088", AccessKey: "k"}, false},
-		{"with path", Config{Endpoint: "http://127.0.0.1:8088/signalr", AccessKey: "k"}, false},
-		{"no key", Config{Endpoint: "http://127.0.0.1:8088"}, false},
-		{"key with ;", Config{Endpoint: "http://127.0.0.1:8088", AccessKey: "a;b"}, false},
-		{"wildcard origin", Config{Endpoint: "http://127.0.0.1:8088", AccessKey: "k", AllowedOrigins: []string{"*"}}, false},
-		{"origin without scheme", Config{Endpoint: "http://127.0.0.1:8088", AccessKey: "k", AllowedOrigins: []string{"dashboard.test"}}, false},
+		{"minimal", Config{Endpoint: "http://127.0.0.1:8088", AccessKey: "k"}, ""},
+		{"trailing slash", Config{Endpoint: "https://signalr.example/", AccessKey: "k"}, ""},
+		{"listed origins", Config{Endpoint: "http://127.0.0.1:8088", AccessKey: "k",
+			AllowedOrigins: []string{"http://127.0.0.1:8080", "https://dashboard.test/"}}, ""},
+		{"no scheme", Config{Endpoint: "127.0.0.1:8088", AccessKey: "k"}, "not an http(s) base URL"},
+		{"with path", Config{Endpoint: "http://127.0.0.1:8088/signalr", AccessKey: "k"}, "not an http(s) base URL"},
+		{"no key", Config{Endpoint: "http://127.0.0.1:8088"}, "access key is empty"},
+		{"key with ;", Config{Endpoint: "http://127.0.0.1:8088", AccessKey: "a;b"}, "contains ';'"},
+		{"wildcard origin", Config{Endpoint: "http://127.0.0.1:8088", AccessKey: "k", AllowedOrigins: []string{"*"}},
+			`"*": a wildcard would let any web site connect`},
+		{"wildcard subdomain", Config{Endpoint: "http://127.0.0.1:8088", AccessKey: "k", AllowedOrigins: []string{"https://*.example.com"}},
+			"a wildcard"},
+		{"origin without scheme", Config{Endpoint: "http://127.0.0.1:8088", AccessKey: "k", AllowedOrigins: []string{"dashboard.test"}},
+			`"dashboard.test" is not http(s)://host[:port]`},
+		{"origin with a path", Config{Endpoint: "http://127.0.0.1:8088", AccessKey: "k", AllowedOrigins: []string{"http://dashboard.test/app"}},
+			"is not http(s)://host[:port]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, err := New(tt.cfg)
-			if !tt.ok {
-				assert.Error(t, err)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
 				return
 			}
 			require.NoError(t, err)

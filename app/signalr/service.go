@@ -66,13 +66,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.AccessKey == "" || strings.ContainsAny(cfg.AccessKey, ";") {
 		return nil, errors.New("new: access key is empty or contains ';'")
 	}
-	origins := map[string]bool{}
-	for _, o := range cfg.AllowedOrigins {
-		ou, err := url.Parse(o)
-		if err != nil || ou.Scheme == "" || ou.Host == "" || o == "*" {
-			return nil, fmt.Errorf("new: allowed origin %q is not scheme://host[:port]", o)
-		}
-		origins[strings.ToLower(ou.Scheme+"://"+ou.Host)] = true
+	origins, err := parseOrigins(cfg.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("new: %w", err)
 	}
 	s := &Service{
 		endpoint: u,

@@ -1,33 +1,19 @@
 package signalr
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
-	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
-// Azure SignalR tokens are compact JWS with HS256 over the AccessKey. The
-// format is small enough that the standard library is all it takes, and no
-// JWT module is a direct requirement of this module.
+// Azure SignalR tokens are compact JWS with HS256 over the AccessKey,
+// signed and verified with golang-jwt.
 
 // leeway tolerates clock skew between the token's minter and this service.
 const leeway = 30 * time.Second
-
-// userClaims are the claims, in order of preference, that name the user of a
-// client connection: the Azure management SDK writes asrs.s.uid and nameid,
-// components-contrib writes sub.
-var userClaims = []string{
-	"asrs.s.uid",
-	"nameid",
-	"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
-	"sub",
-}
 
 // claims is the verified content of a token.
 type claims struct {
@@ -37,107 +23,121 @@ type claims struct {
 }
 
 // signToken mints an HS256 token for aud, valid until exp, naming user in
-// sub when user is not empty.
+// sub when user is not empty. aud is written as a string, as
+// components-contrib and the Azure SDKs write it.
 func signToken(key []byte, aud string, exp time.Time, user string) (string, error) {
-	payload := map[string]any{"aud": aud, "exp": exp.Unix()}
+	c := jwt.MapClaims{"aud": aud, "exp": exp.Unix()}
 	if user != "" {
-		payload["sub"] = user
+		c["sub"] = user
 	}
-	body, err := json.Marshal(payload)
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(key)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
-	head := b64(`{"alg":"HS256","typ":"JWT"}`) + "." + b64(string(body))
-	return head + "." + base64.RawURLEncoding.EncodeToString(mac(key, head)), nil
+	return token, nil
 }
 
 // verifyToken checks the signature, algorithm, exp and nbf of a token and
 // returns its claims. Every failure wraps ErrUnauthorized.
 func verifyToken(key []byte, token string, now time.Time) (claims, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
+	// A JWS has one encoding (base64url, no padding): base64 decoders also
+	// skip line breaks, so without this one signed token would verify in
+	// many forms. Strict decoding refuses unused low bits set.
+	if !compact(token) {
 		return claims{}, fmt.Errorf("%w: malformed token", ErrUnauthorized)
 	}
-	var head struct {
-		Alg string `json:"alg"`
+	// HS256 only: never none, never an asymmetric algorithm with the access
+	// key as its "public key". golang-jwt refuses a token from exp+leeway
+	// on; the extra nanosecond keeps this service's rule, valid through
+	// exp+leeway inclusive.
+	var tc tokenClaims
+	_, err := jwt.ParseWithClaims(token, &tc, func(*jwt.Token) (any, error) { return key, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(leeway+time.Nanosecond),
+		jwt.WithStrictDecoding(),
+		jwt.WithTimeFunc(func() time.Time { return now }))
+	if err != nil {
+		return claims{}, fmt.Errorf("%w: %s", ErrUnauthorized, reason(err))
 	}
-	if err := decodeSegment(parts[0], &head); err != nil || head.Alg != "HS256" {
-		return claims{}, fmt.Errorf("%w: unsupported token header", ErrUnauthorized)
-	}
-	// The signature is compared in the one encoding a JWS has (base64url,
-	// no padding): decoding it first would also take line breaks, padding
-	// and unused low bits, so one signed token would verify in many forms.
-	sig := base64.RawURLEncoding.EncodeToString(mac(key, parts[0]+"."+parts[1]))
-	if !hmac.Equal([]byte(parts[2]), []byte(sig)) {
-		return claims{}, fmt.Errorf("%w: bad signature", ErrUnauthorized)
-	}
-	var raw map[string]json.RawMessage
-	if err := decodeSegment(parts[1], &raw); err != nil {
-		return claims{}, fmt.Errorf("%w: malformed claims", ErrUnauthorized)
-	}
-	exp, ok := numericDate(raw["exp"])
-	if !ok {
-		return claims{}, fmt.Errorf("%w: missing exp", ErrUnauthorized)
-	}
-	if now.After(exp.Add(leeway)) {
-		return claims{}, fmt.Errorf("%w: token expired at %s", ErrUnauthorized, exp.UTC().Format(time.RFC3339))
-	}
-	if nbf, ok := numericDate(raw["nbf"]); ok && now.Add(leeway).Before(nbf) {
-		return claims{}, fmt.Errorf("%w: token not valid yet", ErrUnauthorized)
-	}
-	c := claims{Expiry: exp, Audience: audience(raw["aud"])}
-	for _, name := range userClaims {
-		var user string
-		if json.Unmarshal(raw[name], &user) == nil && user != "" {
-			c.User = user
-			break
+	return claims{Expiry: tc.Expiry.Time, Audience: tc.Audience, User: tc.user()}, nil
+}
+
+// compact reports whether token is three base64url segments.
+func compact(token string) bool {
+	dots := 0
+	for i := range len(token) {
+		switch b := token[i]; {
+		case b == '.':
+			dots++
+		case 'A' <= b && b <= 'Z', 'a' <= b && b <= 'z', '0' <= b && b <= '9', b == '-', b == '_':
+		default:
+			return false
 		}
 	}
-	return c, nil
+	return dots == 2
 }
 
-func mac(key []byte, signingInput string) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(signingInput))
-	return h.Sum(nil)
+// reason says briefly why golang-jwt refused a token, without its text.
+func reason(err error) string {
+	for _, r := range []struct {
+		err  error
+		text string
+	}{
+		{jwt.ErrTokenExpired, "token expired"},
+		{jwt.ErrTokenNotValidYet, "token not valid yet"},
+		{jwt.ErrTokenRequiredClaimMissing, "missing exp"},
+		{jwt.ErrTokenSignatureInvalid, "bad signature or algorithm"},
+		{jwt.ErrTokenUnverifiable, "unsupported token header"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.text
+		}
+	}
+	return "malformed token"
 }
 
-func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
-func decodeSegment(seg string, v any) error {
-	data, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(data, v)
+// tokenClaims are the claims read from a token. The user of a client
+// connection is named, in order of preference, by asrs.s.uid or nameid (the
+// Azure management SDK writes them), the long nameidentifier claim, or sub
+// (components-contrib writes it). They are read leniently: one that is not
+// a string names no one, rather than spoiling the token.
+type tokenClaims struct {
+	Audience       jwt.ClaimStrings `json:"aud"`
+	Expiry         *jwt.NumericDate `json:"exp"`
+	NotBefore      *jwt.NumericDate `json:"nbf"`
+	UID            userClaim        `json:"asrs.s.uid"`
+	NameID         userClaim        `json:"nameid"`
+	NameIdentifier userClaim        `json:"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier"`
+	Subject        userClaim        `json:"sub"`
 }
 
-// numericDate reads a JWT NumericDate, which may carry a fraction.
-func numericDate(raw json.RawMessage) (time.Time, bool) {
-	var n json.Number
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if len(raw) == 0 || dec.Decode(&n) != nil {
-		return time.Time{}, false
+var _ jwt.Claims = (*tokenClaims)(nil)
+
+// user is the first user claim of userClaims that the token carries.
+func (c *tokenClaims) user() string {
+	for _, u := range []userClaim{c.UID, c.NameID, c.NameIdentifier, c.Subject} {
+		if u != "" {
+			return string(u)
+		}
 	}
-	f, err := n.Float64()
-	if err != nil || math.IsNaN(f) || math.Abs(f) > 1e15 {
-		return time.Time{}, false
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*float64(time.Second))), true
+	return ""
 }
 
-// audience reads aud, which RFC 7519 allows as a string or an array
-// (lestrrat-go/jwx, used by components-contrib, writes an array).
-func audience(raw json.RawMessage) []string {
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return []string{one}
-	}
-	var many []string
-	if json.Unmarshal(raw, &many) == nil {
-		return many
+func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Expiry, nil }
+func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore, nil }
+func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return nil, nil }
+func (c *tokenClaims) GetIssuer() (string, error)                   { return "", nil }
+func (c *tokenClaims) GetSubject() (string, error)                  { return string(c.Subject), nil }
+func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
+
+// userClaim is a claim that names a user when it is a string.
+type userClaim string
+
+func (u *userClaim) UnmarshalJSON(data []byte) error {
+	var s string
+	if json.Unmarshal(data, &s) == nil {
+		*u = userClaim(s)
 	}
 	return nil
 }

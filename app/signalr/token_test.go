@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -254,4 +255,21 @@ func editToken(token string, edit uint16, b byte) string {
 	default:
 		return token[:pos]
 	}
+}
+
+func mac(key []byte, signingInput string) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(signingInput))
+	return h.Sum(nil)
+}
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// decodeSegment decodes one base64url segment of a token into v.
+func decodeSegment(seg string, v any) error {
+	data, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
 }

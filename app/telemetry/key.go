@@ -15,6 +15,7 @@ const (
 	devicePrefix      = "device:"
 	calibrationPrefix = "calibration:"
 	indexPrefix       = "index:devices:"
+	registryPrefix    = "registry:"
 	// IndexShards is how many keys the device index is spread over, so that
 	// no single record grows past a store's value size limit.
 	IndexShards = 16
@@ -25,6 +26,10 @@ func DeviceKey(id string) string { return devicePrefix + url.PathEscape(id) }
 
 // CalibrationKey is the store key of a device's calibration record.
 func CalibrationKey(id string) string { return calibrationPrefix + url.PathEscape(id) }
+
+// RegistryKey is the store key of a device's identity record: its keys and
+// status in the device registry.
+func RegistryKey(id string) string { return registryPrefix + url.PathEscape(id) }
 
 // IndexKey is the store key of the index shard that lists id.
 func IndexKey(id string) string { return IndexShardKey(Shard(id, IndexShards)) }

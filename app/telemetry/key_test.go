@@ -21,7 +21,7 @@ var hostileIDs = []string{
 	"%7C%7C", "%2F", "%", "%%",
 	"a b", " ", "日本語", "emoji 🌡",
 	"tab\there", "nul\x00", "del\x7f", "c1\u0085", "bad\xffutf8",
-	"device:other", "calibration:x", "index:devices:3",
+	"device:other", "calibration:x", "index:devices:3", "registry:x",
 }
 
 func TestKeysHaveNoForbiddenCharacters(t *testing.T) {
@@ -32,6 +32,7 @@ func TestKeysHaveNoForbiddenCharacters(t *testing.T) {
 	}{
 		{"DeviceKey", telemetry.DeviceKey},
 		{"CalibrationKey", telemetry.CalibrationKey},
+		{"RegistryKey", telemetry.RegistryKey},
 	}
 	for _, kf := range keyFuncs {
 		for _, id := range hostileIDs {
@@ -55,7 +56,7 @@ func TestKeysAreDistinct(t *testing.T) {
 	}, hostileIDs...)
 	seen := make(map[string]string)
 	for _, id := range ids {
-		for _, k := range []string{telemetry.DeviceKey(id), telemetry.CalibrationKey(id)} {
+		for _, k := range []string{telemetry.DeviceKey(id), telemetry.CalibrationKey(id), telemetry.RegistryKey(id)} {
 			if prev, dup := seen[k]; dup && prev != id {
 				t.Errorf("ids %q and %q share key %q", prev, id, k)
 			}

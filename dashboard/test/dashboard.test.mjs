@@ -271,6 +271,50 @@ describe('dashboard', { skip: BASE === '' && 'ENVIROMON_URL is not set (the app 
     assert.deepEqual(overflowing, []);
     console.log(`screenshot: ${await screenshot(page, 'dashboard-phone.png')}`);
   });
+
+  test('the page runs under the app\'s Content-Security-Policy without a violation', { timeout: 30000 }, async (t) => {
+    const res = await fetch(`${BASE}/`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    const directive = (name) => csp.split(';').map((d) => d.trim()).find((d) => d.startsWith(`${name} `)) ?? '';
+    assert.equal(directive('script-src'), "script-src 'self'", `no inline script: ${csp}`);
+    assert.equal(directive('frame-ancestors'), "frame-ancestors 'none'");
+    assert.match(directive('connect-src'), /^connect-src 'self' .*ws:\/\//, 'the SignalR service, WebSockets included');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+
+    // Violations as the page itself sees them, and as Chromium reports them.
+    const violations = [];
+    const { page } = await open(t, {
+      setup: (ctx) =>
+        ctx.addInitScript(() => {
+          window.__violations = [];
+          document.addEventListener('securitypolicyviolation', (e) =>
+            window.__violations.push(`${e.effectiveDirective} ${e.blockedURI || 'inline'}`));
+        }),
+    });
+    page.on('console', (m) => {
+      if (/Content[ -]Security[ -]Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+    // What a visit does: cards, search, the chart's metric, a live update.
+    const id = `ui-${run}-csp`;
+    await send(id, { temperature: 19.5, humidity: 45, pressure: 1005 });
+    await search(page, id);
+    await page.selectOption('#metric', 'humidity');
+    await eventually(async () => assert.equal(await field(page, id, 'temperature'), '19.5 °C'));
+    await send(id, { temperature: 20.5 });
+    await eventually(async () => assert.equal(await field(page, id, 'temperature'), '20.5 °C'));
+    assert.equal(await page.locator('#connection').getAttribute('data-state'), 'live', 'the live connection works under the policy');
+    assert.deepEqual(await page.evaluate(() => window.__violations), []);
+    assert.deepEqual(violations, []);
+
+    // The watch works: an injected inline script is refused, and reported.
+    await page.evaluate(() => {
+      const s = document.createElement('script');
+      s.textContent = 'window.__inline = true';
+      document.body.append(s);
+    });
+    await eventually(async () => assert.ok((await page.evaluate(() => window.__violations)).some((v) => v.startsWith('script-src'))));
+    assert.equal(await page.evaluate(() => window.__inline), undefined, 'an inline script ran');
+  });
 });
 
 // reportLatency prints how long messages took from the app's lastSeen to

@@ -29,6 +29,9 @@ provider "azurerm" {
 
 provider "azapi" {}
 
+# The tenant of the Azure CLI's login, as for azurerm.
+provider "azuread" {}
+
 data "azurerm_client_config" "current" {}
 
 locals {

@@ -63,5 +63,17 @@ output "aks_overlay_env" {
     IMAGE=${local.image}
     INGRESS_HOST=${local.ingress_host}
     TLS_CERT_KEYVAULT_URI=${azurerm_key_vault_certificate.ingress.versionless_id}
+    AUTH_ISSUER=${local.auth_issuer}
+    AUTH_AUDIENCE=${local.auth_audience}
   EOT
+}
+
+output "auth_issuer" {
+  description = "Issuer of the access tokens writes need (ENVIROMON_AUTH_ISSUER)."
+  value       = local.auth_issuer
+}
+
+output "auth_audience" {
+  description = "Client id of the API app registration: the aud of those tokens (ENVIROMON_AUTH_AUDIENCE)."
+  value       = local.auth_audience
 }

@@ -3,7 +3,9 @@
 # rbac_authorization_enabled; both are used here. 5.x changes defaults
 # (no automatic resource provider registration), so stay on 4.x until
 # someone reads its upgrade guide. azapi only creates the Table Storage
-# table (see storage.tf); time only waits for Key Vault RBAC to propagate.
+# table (see storage.tf); time only waits for Key Vault RBAC to propagate;
+# azuread registers the API app whose tokens writes need (auth.tf; 3.x names
+# the application id client_id).
 terraform {
   required_version = ">= 1.6.0"
 
@@ -19,6 +21,10 @@ terraform {
     time = {
       source  = "hashicorp/time"
       version = "~> 0.12"
+    }
+    azuread = {
+      source  = "hashicorp/azuread"
+      version = "~> 3.0"
     }
   }
 }

@@ -1,18 +1,20 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/enviromon/enviromon/app/iothub"
 	"github.com/enviromon/enviromon/app/sim"
 	simhttp "github.com/enviromon/enviromon/app/sim/http"
-	"github.com/enviromon/enviromon/app/sim/iothub"
 	simmqtt "github.com/enviromon/enviromon/app/sim/mqtt"
 )
 
@@ -32,9 +34,22 @@ type config struct {
 	transport string // "mqtt" or "http"
 	broker    string
 	url       string
-	seedSet   bool                // whether the seed was chosen rather than drawn
-	hub       *iothub.Credentials // from -connection-string: one IoT Hub device
+	seedSet   bool                 // whether the seed was chosen rather than drawn
+	hubs      []iothub.Credentials // from -connection-string: IoT Hub devices
 	sasTTL    time.Duration
+	roots     *x509.CertPool // from -ca-cert: trusted for TLS instead of the system's
+}
+
+// connStrings collects -connection-string: the flag may be repeated, and
+// each value may hold several strings separated by white space (one a
+// line, from a file: SIM_CONNECTION_STRING="$(cat devices.txt)").
+type connStrings []string
+
+func (c *connStrings) String() string { return fmt.Sprintf("%d connection strings", len(*c)) }
+
+func (c *connStrings) Set(v string) error {
+	*c = append(*c, strings.Fields(v)...)
+	return nil
 }
 
 // parseConfig reads args (without the program name) and the environment,
@@ -58,14 +73,17 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.BoolVar(&c.sim.Light, "light", false, "send a light (lux) reading too")
 	fs.IntVar(&c.sim.Attempts, "attempts", 4, "tries per send before it counts as failed")
 	fs.DurationVar(&c.sim.ProgressEvery, "report", 5*time.Second, "interval of the progress line")
-	connStr := fs.String("connection-string", "", "an Azure IoT Hub device connection string\n(HostName=<hub>.azure-devices.net;DeviceId=<id>;SharedAccessKey=<base64>):\nsimulate that one device against the hub (prefer SIM_CONNECTION_STRING: a flag shows in ps)")
+	var connStrs connStrings
+	fs.Var(&connStrs, "connection-string", "an IoT Hub device connection `string`\n(HostName=<hub>.azure-devices.net;DeviceId=<id>;SharedAccessKey=<base64>), as Azure's or\nthe app's registry (POST /api/registry/devices) hands it out: simulate that device against the hub;\nrepeat it, or separate strings with white space, for several (prefer SIM_CONNECTION_STRING: a flag shows in ps)")
+	caCert := fs.String("ca-cert", "", "with -connection-string: a PEM file of certificates to trust for the broker's TLS\ninstead of the system's (the app's embedded broker with a self-signed -broker-tls-cert)")
 	fs.DurationVar(&c.sasTTL, "sas-ttl", simmqtt.DefaultSASTTL, "with -connection-string: how long each SAS token is valid, at least 1m;\nthe device reconnects with a fresh one when a fifth of that is left")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: devicesim [flags]\nEvery flag falls back to %s in the environment, e.g. %s for -rate, %s for -sas-ttl.\n",
 			envName("name"), envName("rate"), envName("sas-ttl"))
-		fmt.Fprintf(usage, "With -connection-string the simulator is that one IoT Hub device: MQTT over TLS to\n"+
-			"<hub>.azure-devices.net:8883, client id the device id, a SAS token as password,\n"+
-			"QoS 1 to devices/<id>/messages/events/; -devices, -prefix, -broker, -url and -transport do not apply.\n")
+		fmt.Fprintf(usage, "With -connection-string the simulator is those IoT Hub devices: MQTT over TLS to\n"+
+			"<hub>.azure-devices.net:8883 (or -broker: the app's embedded broker, tcp:// on this machine), client id\n"+
+			"the device id, a SAS token as password, QoS 1 to devices/<id>/messages/events/; or with -transport http,\n"+
+			"the token in Authorization to -url. -devices is their number and -prefix does not apply.\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -89,7 +107,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if err := errors.Join(errs...); err != nil {
 		return config{}, err
 	}
-	if err := c.setHub(*connStr, given); err != nil {
+	if err := c.setHubs(connStrs, *caCert, given); err != nil {
 		return config{}, err
 	}
 
@@ -107,38 +125,51 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	return c, nil
 }
 
-// setHub makes c simulate the one IoT Hub device of the connection string
-// connStr, if given; given holds the flags set on the command line or in the
-// environment. Flags that cannot apply to a hub device are refused rather
+// setHubs makes c simulate the IoT Hub devices of the connection strings
+// connStrs, if any; given holds the flags set on the command line or in the
+// environment. Flags that cannot apply to hub devices are refused rather
 // than ignored.
-func (c *config) setHub(connStr string, given map[string]bool) error {
-	if connStr == "" {
-		if given["sas-ttl"] {
-			return errors.New("-sas-ttl applies only with -connection-string")
+func (c *config) setHubs(connStrs []string, caCert string, given map[string]bool) error {
+	if len(connStrs) == 0 {
+		for _, f := range []string{"sas-ttl", "ca-cert"} {
+			if given[f] {
+				return fmt.Errorf("-%s applies only with -connection-string", f)
+			}
 		}
 		return nil
 	}
-	for _, f := range []string{"broker", "prefix", "url"} {
-		if given[f] {
-			return fmt.Errorf("-%s does not apply with -connection-string: the device and its hub come from it", f)
-		}
+	if given["prefix"] {
+		return errors.New("-prefix does not apply with -connection-string: the device ids come from it")
 	}
-	if given["devices"] && c.sim.Devices != 1 {
-		return fmt.Errorf("-devices %d with -connection-string: IoT Hub gives each device identity one connection, so one string simulates one device", c.sim.Devices)
-	}
-	if c.transport != "mqtt" {
-		return fmt.Errorf("-transport %s with -connection-string: only mqtt is supported", c.transport)
+	if given["devices"] && c.sim.Devices != len(connStrs) {
+		return fmt.Errorf("-devices %d with %d connection strings: IoT Hub gives each device identity one connection, so one string simulates one device", c.sim.Devices, len(connStrs))
 	}
 	if c.sasTTL < time.Minute {
 		return fmt.Errorf("-sas-ttl %s, want at least 1m", c.sasTTL)
 	}
-	// The string is not quoted in errors: it holds the key.
-	hub, err := iothub.ParseConnectionString(connStr)
-	if err != nil {
-		return fmt.Errorf("-connection-string: %w", err)
+	c.sim.Devices, c.sim.IDs = len(connStrs), nil
+	for i, s := range connStrs {
+		// The string is not quoted in errors: it holds the key.
+		hub, err := iothub.ParseConnectionString(s)
+		if err != nil {
+			return fmt.Errorf("-connection-string %d: %w", i+1, err)
+		}
+		c.hubs = append(c.hubs, hub)
+		c.sim.IDs = append(c.sim.IDs, hub.DeviceID)
 	}
-	c.hub = &hub
-	c.sim.Devices, c.sim.IDs = 1, []string{hub.DeviceID}
+	if !given["broker"] {
+		c.broker = "" // the hub's: ssl://<HostName>:8883
+	}
+	if caCert != "" {
+		pem, err := os.ReadFile(caCert)
+		if err != nil {
+			return fmt.Errorf("-ca-cert: %w", err)
+		}
+		c.roots = x509.NewCertPool()
+		if !c.roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("-ca-cert %s: no PEM certificate in it", caCert)
+		}
+	}
 	return nil
 }
 
@@ -148,11 +179,16 @@ func (c config) String() string {
 	if c.transport == "mqtt" {
 		target = c.broker
 	}
+	if len(c.hubs) > 0 && target == "" {
+		target = fmt.Sprintf("ssl://%s:%d", c.hubs[0].HostName, iothub.Port)
+	}
 	if u, err := url.Parse(target); err == nil {
 		target = u.Redacted()
 	}
-	if c.hub != nil {
-		target = fmt.Sprintf("to IoT Hub as %s (ssl://%s:%d, SAS tokens for %s)", c.hub, c.hub.HostName, iothub.Port, c.sasTTL)
+	if len(c.hubs) == 1 {
+		target = fmt.Sprintf("to IoT Hub as %s (%s, SAS tokens for %s)", c.hubs[0], target, c.sasTTL)
+	} else if len(c.hubs) > 1 {
+		target = fmt.Sprintf("to IoT Hub as %d devices of %s (%s, SAS tokens for %s)", len(c.hubs), c.hubs[0].HostName, target, c.sasTTL)
 	}
 	first := sim.DeviceID(c.sim.Prefix, 1, c.sim.Devices) + "…"
 	if len(c.sim.IDs) > 0 {

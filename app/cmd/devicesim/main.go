@@ -1,7 +1,8 @@
 // Command devicesim simulates environment-monitoring devices sending
 // telemetry over MQTT or HTTP, as a load generator and an end-to-end check:
-// its final counts are what the pipeline should have counted. Given an Azure
-// IoT Hub device connection string, it is that device, talking to the hub.
+// its final counts are what the pipeline should have counted. Given IoT Hub
+// device connection strings, it is those devices, talking to the hub, or to
+// the app's embedded broker or HTTP ingest with the same credentials.
 package main
 
 import (
@@ -49,8 +50,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	switch cfg.transport {
 	case "mqtt":
 		mcfg := simmqtt.Config{Broker: cfg.broker}
-		if cfg.hub != nil {
-			mcfg = simmqtt.Config{Hub: cfg.hub, SASTTL: cfg.sasTTL, Now: time.Now}
+		if len(cfg.hubs) > 0 {
+			mcfg = simmqtt.Config{Broker: cfg.broker, Credentials: cfg.hubs, SASTTL: cfg.sasTTL, Now: time.Now, RootCAs: cfg.roots}
 		}
 		s, err := simmqtt.New(mcfg)
 		if err != nil {
@@ -59,7 +60,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer s.Close()
 		sender = s
 	case "http":
-		sender = simhttp.New(cfg.url, nil)
+		var opts []simhttp.Option
+		if len(cfg.hubs) > 0 {
+			opts = append(opts, simhttp.WithCredentials(cfg.hubs, cfg.sasTTL, time.Now))
+		}
+		sender = simhttp.New(cfg.url, nil, opts...)
 	}
 
 	// Run.

@@ -15,14 +15,26 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/enviromon/enviromon/app/broker"
+	"github.com/enviromon/enviromon/app/component"
+	"github.com/enviromon/enviromon/app/inprocess"
+	"github.com/enviromon/enviromon/app/iothub"
+	"github.com/enviromon/enviromon/app/registry"
 	"github.com/enviromon/enviromon/app/sim"
-	"github.com/enviromon/enviromon/app/sim/iothub"
 	"github.com/enviromon/enviromon/app/sim/mqtt/mqtttest"
 )
 
 // connStr is a device connection string; its key is base64 of
 // "secret-secret-secret-secret-32b!".
 const connStr = "HostName=enviromon.azure-devices.net;DeviceId=sensor-01;SharedAccessKey=c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYiE="
+
+// connStr2 is another device of the same hub.
+const connStr2 = "HostName=enviromon.azure-devices.net;DeviceId=sensor-02;SharedAccessKey=c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYiE="
+
+// hub is the credentials of connStr's hub for device id.
+func hub(id string) iothub.Credentials {
+	return iothub.Credentials{HostName: "enviromon.azure-devices.net", DeviceID: id, Key: []byte("secret-secret-secret-secret-32b!")}
+}
 
 // env is a fake environment.
 func env(vars map[string]string) func(string) string {
@@ -56,14 +68,31 @@ func TestParseConfig(t *testing.T) {
 			func(c *config) { c.sim.Devices, c.sim.Seed, c.seedSet = 2, 3, true }},
 		{"IoT Hub device from the environment", nil, map[string]string{"SIM_CONNECTION_STRING": connStr},
 			func(c *config) {
-				c.sim.Devices, c.sim.IDs = 1, []string{"sensor-01"}
-				c.hub = &iothub.Credentials{HostName: "enviromon.azure-devices.net", DeviceID: "sensor-01", Key: []byte("secret-secret-secret-secret-32b!")}
+				c.sim.Devices, c.sim.IDs, c.broker = 1, []string{"sensor-01"}, ""
+				c.hubs = []iothub.Credentials{hub("sensor-01")}
 			}},
 		{"IoT Hub device from flags", []string{"-connection-string", connStr, "-sas-ttl", "15m", "-devices", "1", "-rate", "2"},
 			map[string]string{"SIM_SAS_TTL": "2h"},
 			func(c *config) {
-				c.sim.Devices, c.sim.IDs, c.sim.Rate, c.sasTTL = 1, []string{"sensor-01"}, 2, 15*time.Minute
-				c.hub = &iothub.Credentials{HostName: "enviromon.azure-devices.net", DeviceID: "sensor-01", Key: []byte("secret-secret-secret-secret-32b!")}
+				c.sim.Devices, c.sim.IDs, c.sim.Rate, c.sasTTL, c.broker = 1, []string{"sensor-01"}, 2, 15*time.Minute, ""
+				c.hubs = []iothub.Credentials{hub("sensor-01")}
+			}},
+		{"several devices, flag repeated", []string{"-connection-string", connStr, "-connection-string", connStr2},
+			nil,
+			func(c *config) {
+				c.sim.Devices, c.sim.IDs, c.broker = 2, []string{"sensor-01", "sensor-02"}, ""
+				c.hubs = []iothub.Credentials{hub("sensor-01"), hub("sensor-02")}
+			}},
+		{"several devices, one a line, against the app's broker", []string{"-broker", "tcp://127.0.0.1:1883", "-devices", "2"},
+			map[string]string{"SIM_CONNECTION_STRING": connStr + "\n" + connStr2 + "\n"},
+			func(c *config) {
+				c.sim.Devices, c.sim.IDs = 2, []string{"sensor-01", "sensor-02"}
+				c.hubs = []iothub.Credentials{hub("sensor-01"), hub("sensor-02")}
+			}},
+		{"over HTTP", []string{"-connection-string", connStr, "-transport", "http"}, nil,
+			func(c *config) {
+				c.sim.Devices, c.sim.IDs, c.broker, c.transport = 1, []string{"sensor-01"}, "", "http"
+				c.hubs = []iothub.Credentials{hub("sensor-01")}
 			}},
 	}
 	for _, tt := range tests {
@@ -99,14 +128,14 @@ func TestParseConfigRefuses(t *testing.T) {
 		{"share out of range", []string{"-invalid", "2"}, nil, "invalid share"},
 		{"no devices", []string{"-devices", "0"}, nil, "devices"},
 		{"bad environment", nil, map[string]string{"SIM_RATE": "fast"}, "SIM_RATE"},
-		{"several devices, one connection string", []string{"-connection-string", connStr, "-devices", "3"}, nil, "-devices 3 with -connection-string"},
+		{"several devices, one connection string", []string{"-connection-string", connStr, "-devices", "3"}, nil, "-devices 3 with 1 connection strings"},
 		{"several devices from the environment", []string{"-connection-string", connStr}, map[string]string{"SIM_DEVICES": "2"}, "-devices 2"},
-		{"a broker and a hub", []string{"-connection-string", connStr, "-broker", "tcp://127.0.0.1:1883"}, nil, "-broker does not apply"},
-		{"a broker from the environment and a hub", nil, map[string]string{"SIM_CONNECTION_STRING": connStr, "SIM_BROKER": "tcp://x:1883"}, "-broker does not apply"},
 		{"a prefix and a hub", []string{"-connection-string", connStr, "-prefix", "lab-"}, nil, "-prefix does not apply"},
-		{"http and a hub", []string{"-connection-string", connStr, "-transport", "http"}, nil, "only mqtt"},
+		{"a CA file without a hub", []string{"-ca-cert", "ca.pem"}, nil, "-ca-cert applies only with -connection-string"},
+		{"a CA file that is not there", []string{"-connection-string", connStr, "-ca-cert", "/nonexistent/ca.pem"}, nil, "-ca-cert: open"},
 		{"short token lifetime", []string{"-connection-string", connStr, "-sas-ttl", "30s"}, nil, "at least 1m"},
 		{"token lifetime without a hub", []string{"-sas-ttl", "2h"}, nil, "-sas-ttl applies only with -connection-string"},
+		{"a bad second string", []string{"-connection-string", connStr, "-connection-string", "HostName=x"}, nil, "-connection-string 2: invalid"},
 		{"lower-case part name", nil, map[string]string{"SIM_CONNECTION_STRING": strings.Replace(connStr, "DeviceId", "deviceid", 1)}, `"deviceid" must be spelt "DeviceId"`},
 		{"bad key", []string{"-connection-string", strings.Replace(connStr, "MyYiE=", "MyYiE", 1)}, nil, "SharedAccessKey is not standard base64"},
 	}
@@ -195,4 +224,41 @@ func TestRunHelp(t *testing.T) {
 	assert.Contains(t, out.String(), "SIM_RATE")
 	assert.Contains(t, out.String(), "SIM_SAS_TTL for -sas-ttl")
 	assert.Contains(t, out.String(), "-connection-string string")
+}
+
+// TestRunWithConnectionStringsAgainstTheAppsBroker: connection strings from
+// the app's registry work against its embedded broker, which here refuses
+// anonymous clients, with the same code as against IoT Hub.
+func TestRunWithConnectionStringsAgainstTheAppsBroker(t *testing.T) {
+	store, err := inprocess.OpenState(t.Context(), component.Component{Name: "statestore", Type: "state.in-memory", Version: "v1",
+		Metadata: map[string]string{}}, "enviromon", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	reg, err := registry.New(store, registry.Config{Host: "localhost"})
+	require.NoError(t, err)
+	b, err := broker.New(broker.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), HubHost: reg.Host(), Devices: reg, RequireAuth: true}, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Start())
+	t.Cleanup(func() { _ = b.Close() })
+	var strs []string
+	for _, id := range []string{"lab-1", "lab-2"} {
+		d, err := reg.Register(t.Context(), id, "")
+		require.NoError(t, err)
+		strs = append(strs, d.Credentials(reg.Host()).ConnectionString())
+	}
+
+	var out bytes.Buffer
+	args := []string{"devicesim", "-broker", "tcp://" + b.Addr(), "-count", "3", "-rate", "100", "-seed", "1"}
+	require.NoError(t, run(t.Context(), args, env(map[string]string{"SIM_CONNECTION_STRING": strings.Join(strs, "\n")}), &out))
+	assert.Contains(t, out.String(), "2 devices (lab-1) at 100 msg/s each")
+	assert.Contains(t, out.String(), "to IoT Hub as 2 devices of localhost (tcp://127.0.0.1:")
+	assert.NotContains(t, out.String(), "SharedAccessKey=", "no key in the output")
+	assert.Contains(t, out.String(), "done: sent 6")
+	assert.Equal(t, 6, b.Pending(), "the broker holds the six messages for the app")
+
+	// The same strings with a wrong key: refused.
+	wrong := strings.Replace(strs[0], "SharedAccessKey=", "SharedAccessKey=AAAA", 1)
+	err = run(t.Context(), []string{"devicesim", "-broker", "tcp://" + b.Addr(), "-count", "1", "-rate", "100", "-attempts", "1"},
+		env(map[string]string{"SIM_CONNECTION_STRING": wrong}), io.Discard)
+	assert.ErrorContains(t, err, "1 of 1 sends failed")
 }

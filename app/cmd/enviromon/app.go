@@ -15,6 +15,7 @@ import (
 	"github.com/enviromon/enviromon/app/api"
 	"github.com/enviromon/enviromon/app/notify"
 	"github.com/enviromon/enviromon/app/pipeline"
+	"github.com/enviromon/enviromon/app/registry"
 )
 
 // app is the running product: what start opened, in the order close undoes.
@@ -23,6 +24,8 @@ type app struct {
 	httpAddr string
 	proc     *pipeline.Processor
 	notifier *notify.Notifier // nil without live updates
+	// stopProcessor stops the processor and waits for its lanes to drain.
+	stopProcessor func()
 
 	input   func() error       // closes the input binding, first of all
 	cancel  context.CancelFunc // stops the background loops
@@ -49,8 +52,14 @@ type infra struct {
 	store     pipeline.Store
 	storeType string         // the state component's type, e.g. state.sqlite; "" if unknown
 	output    notify.Invoker // nil without live updates
+	// signalrOrigin is the origin of the SignalR endpoint the output
+	// component hands browsers, when the app reads it (embedded mode).
+	signalrOrigin string
 	// routes adds HTTP routes (the sidecar's input binding route).
 	routes func(r *gin.Engine, handle func(context.Context, pipeline.Message) error)
+	// startBroker starts the embedded broker with the device registry
+	// (embedded mode, with -broker).
+	startBroker func(reg *registry.Registry) error
 	// startInput starts in-process input delivery (embedded mode).
 	startInput func(ctx context.Context, handle func(context.Context, pipeline.Message) error) error
 }
@@ -66,6 +75,10 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	}()
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
+	obs, err := a.observe(ctx, getenv, log) // observe.go: metrics and tracing
+	if err != nil {
+		return a, err
+	}
 
 	// The HTTP listener comes first: daprd looks for the app port, and the
 	// local SignalR service must know the dashboard's origin.
@@ -89,12 +102,22 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	if err != nil {
 		return a, err
 	}
+	reg, err := newRegistry(cfg, in.store)
+	if err != nil {
+		return a, err
+	}
+	if in.startBroker != nil {
+		if err := in.startBroker(reg); err != nil {
+			return a, err
+		}
+	}
 
-	opts := []pipeline.Option{pipeline.WithLogger(log)}
+	store, opts := obs.pipeline(in.store)
+	opts = append(opts, pipeline.WithLogger(log))
 	var live *notify.Binding
 	if in.output != nil {
 		live = &notify.Binding{Invoker: in.output}
-		if a.notifier, err = notify.New(live, cfg.NotifyRate, log); err != nil {
+		if a.notifier, err = notify.New(live, cfg.NotifyRate, log, obs.notifier()...); err != nil {
 			return a, err
 		}
 		a.goRun("notifier", func() error { return a.notifier.Run(runCtx) })
@@ -104,11 +127,11 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 		cfg.Pipeline.Lanes = lanesFor(in.storeType)
 		log.Info("commit lanes", "lanes", cfg.Pipeline.Lanes, "stateType", in.storeType)
 	}
-	a.proc, err = pipeline.New(in.store, cfg.Pipeline, opts...)
+	a.proc, err = pipeline.New(store, cfg.Pipeline, opts...)
 	if err != nil {
 		return a, err
 	}
-	a.goRun("processor", func() error { return a.proc.Run(runCtx) })
+	a.runProcessor(runCtx)
 	handle := func(ctx context.Context, m pipeline.Message) error {
 		_, err := a.proc.Process(ctx, m)
 		return err
@@ -116,7 +139,7 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 
 	deps := api.Deps{
 		Ingest: a.proc, Devices: a.proc, Calibrations: a.proc, Log: log, AllowedOrigins: cfg.CORSOrigins,
-		Metrics: func() pipeline.Snapshot { return a.proc.Metrics().Snapshot() },
+		Metrics: obs.metrics, Tracing: obs.provider(),
 		Ready: map[string]api.Check{"state": func(ctx context.Context) error {
 			_, err := in.store.BulkGet(ctx, []string{"readiness-probe"})
 			return err
@@ -124,6 +147,15 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	}
 	if live != nil {
 		deps.Negotiate = live
+	}
+	if deps.Auth, err = a.authenticator(runCtx, cfg); err != nil {
+		return a, err
+	}
+	deps.WriteRole, deps.TrustedProxies, deps.NegotiatePerMinute = cfg.AuthRole, cfg.TrustedProxies, cfg.NegotiatePerMinute
+	deps.ConnectSources = connectSources(cfg, in.signalrOrigin)
+	deps.Registry, deps.DeviceAuth = reg, reg
+	if deps.RequireDeviceAuth = loopbackOnly(a.httpAddr) != nil; !deps.RequireDeviceAuth {
+		log.Warn("HTTP ingest accepts anonymous devices: the app listens on loopback only", "addr", a.httpAddr)
 	}
 	if cfg.Dashboard != "" {
 		deps.Dashboard = http.Dir(cfg.Dashboard)
@@ -134,12 +166,12 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	a.serve("http", ln, api.NewRouter(deps), nil)
 
 	if in.startInput != nil {
-		if err := in.startInput(runCtx, handle); err != nil {
+		if err := in.startInput(runCtx, obs.deliveries(cfg.InputBinding, handle)); err != nil {
 			return a, err
 		}
 	}
 	if cfg.Simulate > 0 {
-		a.goRun("simulator", func() error { return simulate(runCtx, cfg, log) })
+		a.goRun("simulator", func() error { return simulate(runCtx, cfg, reg, log) })
 	}
 	return a, nil
 }
@@ -208,6 +240,10 @@ func (a *app) close() error {
 		cancel()
 	}
 	a.servers = nil
+	if a.stopProcessor != nil {
+		a.stopProcessor() // commits what the lanes hold while the store is open
+		a.stopProcessor = nil
+	}
 	if a.cancel != nil {
 		a.cancel()
 	}

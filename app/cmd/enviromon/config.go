@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/enviromon/enviromon/app/api"
 	"github.com/enviromon/enviromon/app/broker"
 	"github.com/enviromon/enviromon/app/pipeline"
 	"github.com/enviromon/enviromon/app/telemetry"
@@ -36,6 +37,20 @@ type config struct {
 	Pprof         string // loopback address for /debug/pprof/; "" for none
 	Pipeline      pipeline.Config
 	BrokerSync    broker.Sync // when the embedded broker acknowledges a publish
+	// Device identity (README, Device identity).
+	HubHost       string // host name of the devices' connection strings, user names and tokens
+	BrokerTLSAddr string // the embedded broker's MQTT-over-TLS listener, with a certificate
+	BrokerTLSCert string // PEM files of the TLS listener's certificate (chain) and key
+	BrokerTLSKey  string
+
+	// Security (README, Security): write and negotiate auth, CSP, proxies.
+	AuthIssuer             string   // OIDC issuer of bearer tokens; "" leaves writes open (loopback only)
+	AuthAudience           string   // aud the tokens must carry
+	AuthRole               string   // roles claim a write needs; "" for any valid token
+	AuthInsecureOpenWrites bool     // allow open writes on a non-loopback address
+	ConnectSrc             []string // origins the dashboard may connect to besides its own (the SignalR service)
+	TrustedProxies         []string // addresses or CIDRs whose X-Forwarded-For names the client
+	NegotiatePerMinute     int      // negotiations per client address per minute
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -45,9 +60,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	p := pipeline.DefaultConfig()
 	level := "info"
 	c = config{Addr: "127.0.0.1:8080", Mode: "auto", AppID: "enviromon", Components: "components/embedded", DataDir: "data",
-		BrokerAddr: "127.0.0.1:1883", InputBinding: "telemetry", StateStore: "statestore", OutputBinding: "signalr",
-		SignalRLocal: "127.0.0.1:8088", NotifyRate: 10, Dashboard: "dashboard", SimRate: 1}
-	var origins string
+		BrokerAddr: "127.0.0.1:1883", HubHost: defaultHubHost, BrokerTLSAddr: ":8883", InputBinding: "telemetry", StateStore: "statestore", OutputBinding: "signalr",
+		SignalRLocal: "127.0.0.1:8088", NotifyRate: 10, Dashboard: "dashboard", SimRate: 1,
+		NegotiatePerMinute: api.DefaultNegotiatePerMinute}
+	var origins, connectSrc, proxies string
 	str := func(v *string, name, env, usage string) { fs.StringVar(v, name, *v, usage+" (env ENVIROMON_"+env+")") }
 	str(&c.Addr, "addr", "ADDR", "HTTP listen address")
 	str(&c.Pprof, "pprof", "PPROF", "serve Go's profiling endpoints (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; empty for none")
@@ -55,13 +71,24 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&c.AppID, "app-id", "APP_ID", "Dapr app id: state key prefix and {appID} in components")
 	str(&c.Components, "components", "COMPONENTS", "folder of Dapr Component YAML: run in-process (embedded mode); in sidecar mode, where the state component's manifest is read to check its key layout (default none)")
 	str(&c.DataDir, "data", "DATA", "folder for local data")
-	str(&c.BrokerAddr, "broker", "BROKER", "embedded MQTT broker address; empty for none")
+	str(&c.BrokerAddr, "broker", "BROKER", "embedded MQTT broker address, plain MQTT on loopback only (beyond it: -broker-tls-cert); empty for none")
+	str(&c.HubHost, "hub-host", "HUB_HOST", "host name devices connect to, as in IoT Hub's <hub>.azure-devices.net: in the registry's connection strings, and checked in their MQTT user names and SAS tokens; with TLS, the certificate's name")
+	str(&c.BrokerTLSCert, "broker-tls-cert", "BROKER_TLS_CERT", "PEM certificate (chain) of the embedded broker's MQTT-over-TLS listener, which may listen beyond loopback; empty for none")
+	str(&c.BrokerTLSKey, "broker-tls-key", "BROKER_TLS_KEY", "PEM private key of -broker-tls-cert")
+	str(&c.BrokerTLSAddr, "broker-tls-addr", "BROKER_TLS_ADDR", "address of the embedded broker's MQTT-over-TLS listener, with -broker-tls-cert")
 	fs.TextVar(&c.BrokerSync, "broker-sync", broker.SyncFsync, "when the embedded broker acknowledges a QoS ≥ 1 publish: fsync (flushed to disk, survives a power loss) or none (in the OS page cache, survives a crash of the app but not of the machine) (env ENVIROMON_BROKER_SYNC)")
 	str(&c.InputBinding, "input", "INPUT", "input binding component name")
 	str(&c.StateStore, "state", "STATE", "state store component name")
 	str(&c.OutputBinding, "output", "OUTPUT", "SignalR output binding component name; empty for none")
 	str(&c.SignalRLocal, "signalr-local", "SIGNALR_LOCAL", "run the local SignalR service in-process on this address; empty for none (Azure)")
-	str(&origins, "cors-origins", "CORS_ORIGINS", "comma-separated origins allowed to call the API and the local SignalR service (a dashboard hosted elsewhere)")
+	str(&origins, "cors-origins", "CORS_ORIGINS", "comma-separated origins allowed to call the API and the local SignalR service (a dashboard hosted elsewhere); never *")
+	str(&c.AuthIssuer, "auth-issuer", "AUTH_ISSUER", "OIDC issuer whose bearer tokens writes and negotiate need, e.g. https://login.microsoftonline.com/{tenant id}/v2.0; empty: writes open, allowed only on a loopback -addr")
+	str(&c.AuthAudience, "auth-audience", "AUTH_AUDIENCE", "aud the tokens must carry (Entra ID: the API app registration's client id)")
+	str(&c.AuthRole, "auth-role", "AUTH_ROLE", "app role (roles claim) a write needs, e.g. "+writeRoleExample+"; empty: any valid token")
+	fs.BoolVar(&c.AuthInsecureOpenWrites, "auth-insecure-open-writes", false, "let anyone who reaches a non-loopback -addr write, without auth-issuer (env ENVIROMON_AUTH_INSECURE_OPEN_WRITES)")
+	str(&connectSrc, "connect-src", "CONNECT_SRC", "comma-separated origins the dashboard may connect to besides its own: the SignalR service's, when it is not the in-process output component's")
+	str(&proxies, "trusted-proxies", "TRUSTED_PROXIES", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For names the client (an ingress controller's pods)")
+	fs.IntVar(&c.NegotiatePerMinute, "negotiate-per-minute", c.NegotiatePerMinute, "negotiations per client address per minute, and in a burst (env ENVIROMON_NEGOTIATE_PER_MINUTE)")
 	fs.IntVar(&c.NotifyRate, "notify-rate", c.NotifyRate, "live update sends per second at most (env ENVIROMON_NOTIFY_RATE)")
 	str(&c.Dashboard, "dashboard", "DASHBOARD", "dashboard folder served at /; empty for none")
 	str(&level, "log-level", "LOG_LEVEL", "debug, info, warn or error")
@@ -117,6 +144,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
 	}
+	c.ConnectSrc, c.TrustedProxies = splitList(connectSrc), splitList(proxies)
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("log level: %w", err)
 	}
@@ -144,6 +172,7 @@ func (c config) validate() error {
 	if c.Simulate < 0 || c.SimRate <= 0 {
 		errs = append(errs, errors.New("simulate must be ≥ 0 and sim-rate > 0"))
 	}
+	errs = append(errs, c.checkIdentity()...)
 	if c.Simulate > 0 && c.BrokerAddr == "" {
 		errs = append(errs, errors.New("simulate needs the embedded broker (run devicesim beside a sidecar)"))
 	}
@@ -159,6 +188,7 @@ func (c config) validate() error {
 	if err := c.Pipeline.Limits.Check(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.checkSecurity()...)
 	return errors.Join(errs...)
 }
 
@@ -204,8 +234,10 @@ func (f *limitsFlag) Set(s string) error {
 // resolve theirs from the environment) and is logged once at start.
 func (c config) logValue() []any {
 	return []any{"addr", c.Addr, "sidecar", c.sidecar, "appID", c.AppID, "components", c.Components, "data", c.DataDir,
-		"broker", c.BrokerAddr, "input", c.InputBinding, "state", c.StateStore, "output", c.OutputBinding,
+		"broker", c.BrokerAddr, "hubHost", c.HubHost, "brokerTLSAddr", c.BrokerTLSAddr, "brokerTLSCert", c.BrokerTLSCert, "input", c.InputBinding, "state", c.StateStore, "output", c.OutputBinding,
 		"signalrLocal", c.SignalRLocal, "notifyRate", c.NotifyRate, "corsOrigins", c.CORSOrigins,
+		"authIssuer", c.AuthIssuer, "authAudience", c.AuthAudience, "authRole", c.AuthRole, "connectSrc", c.ConnectSrc,
+		"trustedProxies", c.TrustedProxies, "negotiatePerMinute", c.NegotiatePerMinute,
 		"simulate", c.Simulate, "batchWindow", c.Pipeline.Window, "batchMax", c.Pipeline.MaxBatch,
 		"lanes", c.Pipeline.Lanes, "dedupWindow", c.Pipeline.DedupWindow, "limits", (&limitsFlag{l: &c.Pipeline.Limits}).String()}
 }

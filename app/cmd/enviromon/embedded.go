@@ -14,6 +14,7 @@ import (
 	"github.com/enviromon/enviromon/app/inprocess"
 	"github.com/enviromon/enviromon/app/notify"
 	"github.com/enviromon/enviromon/app/pipeline"
+	"github.com/enviromon/enviromon/app/registry"
 )
 
 // openEmbedded opens the components of cfg.Components in-process, with the
@@ -33,8 +34,12 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 	if err != nil {
 		return in, err
 	}
-	for _, c := range comps { // like daprd: an unusable component stops the start
-		if err := inprocess.Check(c); err != nil {
+	for _, c := range comps { // like daprd: an unusable component stops the start, unless its ignoreErrors skips it
+		switch err := inprocess.Check(c); {
+		case errors.Is(err, inprocess.ErrSkipped):
+			a.log.Error("component skipped", "err", err)
+			continue
+		case err != nil:
 			return in, err
 		}
 		a.log.Info("component", "spec", c.Redacted())
@@ -53,10 +58,15 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 		}
 		return component.Component{}, fmt.Errorf("component %q not found in %s", name, cfg.Components)
 	}
+	// The broker starts once the registry it checks devices against is
+	// open (see start); the input binding connects to it as the app's own
+	// client.
+	var service *broker.Credential
 	if cfg.BrokerAddr != "" {
-		if err := a.startBroker(cfg); err != nil {
+		if service, err = serviceCredential(cfg.AppID); err != nil {
 			return in, err
 		}
+		in.startBroker = func(reg *registry.Registry) error { return a.startBroker(cfg, reg, service) }
 	}
 
 	stateComp, err := find(cfg.StateStore)
@@ -78,20 +88,28 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 		if err != nil {
 			return in, err
 		}
+		in.signalrOrigin = signalrOrigin(outComp) // for the dashboard's CSP
 		out, err := inprocess.OpenOutput(ctx, outComp, a.log, opts...)
-		if err != nil {
+		switch {
+		case errors.Is(err, inprocess.ErrSkipped): // as daprd would: the app runs on without it
+			a.log.Error("output binding skipped: no live updates", "err", err)
+		case err != nil:
 			return in, err
+		default:
+			a.closers = append(a.closers, namedCloser{"output binding", out.Close})
+			in.output = notify.InvokerFunc(func(ctx context.Context, op string, data []byte, md map[string]string) ([]byte, error) {
+				resp, _, err := out.Invoke(ctx, op, data, md)
+				return resp, err
+			})
 		}
-		a.closers = append(a.closers, namedCloser{"output binding", out.Close})
-		in.output = notify.InvokerFunc(func(ctx context.Context, op string, data []byte, md map[string]string) ([]byte, error) {
-			resp, _, err := out.Invoke(ctx, op, data, md)
-			return resp, err
-		})
 	}
 
 	inComp, err := find(cfg.InputBinding)
 	if err != nil {
 		return in, err
+	}
+	if service != nil {
+		inComp = withService(inComp, *service, cfg.BrokerAddr)
 	}
 	in.startInput = func(ctx context.Context, handle func(context.Context, pipeline.Message) error) error {
 		input, err := inprocess.OpenInput(ctx, inComp, a.log, opts...)
@@ -111,9 +129,15 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 }
 
 // startBroker runs the embedded MQTT broker, keeping its durable queue under
-// the data folder.
-func (a *app) startBroker(cfg config) error {
-	b, err := broker.New(broker.Config{Addr: cfg.BrokerAddr, DataDir: filepath.Join(cfg.DataDir, "broker"), Sync: cfg.BrokerSync}, quiet(a.log, "broker"))
+// the data folder, letting devices of reg in and the input binding as
+// service.
+func (a *app) startBroker(cfg config, reg *registry.Registry, service *broker.Credential) error {
+	bc := broker.Config{Addr: cfg.BrokerAddr, DataDir: filepath.Join(cfg.DataDir, "broker"), Sync: cfg.BrokerSync,
+		HubHost: reg.Host(), Devices: reg, Service: service}
+	if err := brokerTLS(cfg, &bc); err != nil {
+		return err
+	}
+	b, err := broker.New(bc, quiet(a.log, "broker"))
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
@@ -121,6 +145,6 @@ func (a *app) startBroker(cfg config) error {
 		return errors.Join(fmt.Errorf("broker: %w", err), b.Close())
 	}
 	a.closers = append(a.closers, namedCloser{"broker", b.Close})
-	a.log.Info("embedded MQTT broker listening", "addr", b.Addr(), "sync", cfg.BrokerSync)
+	a.log.Info("embedded MQTT broker listening", "addr", b.Addr(), "tlsAddr", b.TLSAddr(), "hubHost", reg.Host(), "sync", cfg.BrokerSync)
 	return nil
 }

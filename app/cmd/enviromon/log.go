@@ -2,8 +2,19 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
+
+	"github.com/enviromon/enviromon/app/tracing"
 )
+
+// newLogger writes JSON lines to w from level up, one object per record,
+// with the trace_id and span_id of the record's context when it carries a
+// span (records logged with InfoContext and friends): a log line leads to
+// its trace, and a trace to its log lines.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(tracing.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
+}
 
 // quiet passes only warnings and errors of a chatty part to log.
 func quiet(log *slog.Logger, part string) *slog.Logger {

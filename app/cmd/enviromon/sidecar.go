@@ -29,12 +29,16 @@ func (a *app) openSidecar(ctx context.Context, cfg config, getenv func(string) s
 	if addr == "" {
 		addr = net.JoinHostPort("127.0.0.1", getenv("DAPR_GRPC_PORT"))
 	}
-	c, err := connectSidecar(ctx, addr)
+	// DAPR_API_TOKEN goes with every call to daprd (which then demands it);
+	// daprd sends APP_API_TOKEN with every delivery to the app. Both come
+	// from the pod's Secrets (deploy/base); either may be unset locally.
+	apiToken, appToken := getenv("DAPR_API_TOKEN"), getenv("APP_API_TOKEN")
+	c, err := connectSidecar(ctx, addr, apiToken)
 	if err != nil {
 		return in, err
 	}
 	a.closers = append(a.closers, namedCloser{"dapr client", func() error { c.Close(); return nil }})
-	a.log.Info("connected to the Dapr sidecar", "addr", addr)
+	a.log.Info("connected to the Dapr sidecar", "addr", addr, "daprAPIToken", apiToken != "", "appAPIToken", appToken != "")
 
 	store := dapr.NewState(c, cfg.StateStore)
 	in.store = store
@@ -42,17 +46,17 @@ func (a *app) openSidecar(ctx context.Context, cfg config, getenv func(string) s
 		in.output = dapr.NewOutput(c, cfg.OutputBinding)
 	}
 	in.routes = func(r *gin.Engine, handle func(context.Context, pipeline.Message) error) {
-		dapr.InputRoute(r, cfg.InputBinding, handle)
+		dapr.InputRoute(r, cfg.InputBinding, handle, dapr.WithAppToken(appToken))
 	}
 	return in, nil
 }
 
 // connectSidecar dials daprd's gRPC API, retrying until it answers.
-func connectSidecar(ctx context.Context, addr string) (daprclient.Client, error) {
+func connectSidecar(ctx context.Context, addr, apiToken string) (daprclient.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, sidecarConnectTimeout)
 	defer cancel()
 	for {
-		c, err := daprclient.NewClientWithAddressContext(ctx, addr)
+		c, err := dapr.Dial(ctx, addr, apiToken)
 		if err == nil {
 			return c, nil
 		}

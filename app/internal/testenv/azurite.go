@@ -59,6 +59,18 @@ func StartAzurite(t testing.TB) Azurite {
 	return Azurite{}
 }
 
+// AzuriteTable returns the azurite-table program StartAzurite runs, for a
+// test that runs it itself (on disk, to stop and start it); it fails or
+// skips the test as Missing does when there is none.
+func AzuriteTable(t testing.TB) string {
+	t.Helper()
+	bin := azuriteTable(t)
+	if bin == "" {
+		Missing(t, "azurite-table", azuriteInstall)
+	}
+	return bin
+}
+
 func azuriteTable(t testing.TB) string {
 	if p := os.Getenv("AZURITE_TABLE"); p != "" {
 		if _, err := os.Stat(p); err != nil {

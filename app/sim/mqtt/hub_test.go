@@ -20,8 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/enviromon/enviromon/app/iothub"
 	"github.com/enviromon/enviromon/app/sim"
-	"github.com/enviromon/enviromon/app/sim/iothub"
 	simmqtt "github.com/enviromon/enviromon/app/sim/mqtt"
 	"github.com/enviromon/enviromon/app/sim/mqtt/mqtttest"
 )
@@ -67,8 +67,9 @@ type publish struct {
 // own events topic. It records every connect and publish.
 type hub struct {
 	mochi.HookBase
-	dev   iothub.Credentials
-	clock *clock
+	dev    iothub.Credentials
+	others map[string]iothub.Credentials // more devices, by id; set before connecting
+	clock  *clock
 
 	mu        sync.Mutex
 	connects  []connect
@@ -97,10 +98,14 @@ func (h *hub) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 // check verifies a connect as IoT Hub would, returning the token's expiry
 // and, if refused, why.
 func (h *hub) check(c connect) (int64, string) {
-	if c.clientID != h.dev.DeviceID {
+	dev := h.dev
+	if other, ok := h.others[c.clientID]; ok {
+		dev = other
+	}
+	if c.clientID != dev.DeviceID {
 		return 0, "client id"
 	}
-	if c.username != h.dev.HostName+"/"+h.dev.DeviceID+"/?api-version=2021-04-12" {
+	if c.username != dev.HostName+"/"+dev.DeviceID+"/?api-version=2021-04-12" {
 		return 0, "user name"
 	}
 	rest, ok := strings.CutPrefix(c.password, "SharedAccessSignature ")
@@ -112,14 +117,14 @@ func (h *hub) check(c connect) (int64, string) {
 		return 0, "fields, want sr, sig, se and no skn"
 	}
 	sr, sig, se := fields[0][3:], fields[1][4:], fields[2][3:]
-	if want := strings.ReplaceAll(h.dev.HostName+"/devices/"+h.dev.DeviceID, "/", "%2F"); sr != want {
+	if want := strings.ReplaceAll(dev.HostName+"/devices/"+dev.DeviceID, "/", "%2F"); sr != want {
 		return 0, "sr " + sr + ", want " + want
 	}
 	expiry, err := strconv.ParseInt(se, 10, 64)
 	if err != nil {
 		return 0, "se not seconds"
 	}
-	mac := hmac.New(sha256.New, h.dev.Key)
+	mac := hmac.New(sha256.New, dev.Key)
 	mac.Write([]byte(sr + "\n" + se))
 	got, err := url.QueryUnescape(sig)
 	if err != nil || got != base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
@@ -156,8 +161,7 @@ func startHub(t *testing.T, clk *clock) (*hub, *mochi.Server, simmqtt.Config) {
 	serverTLS, pool := mqtttest.Cert(t, hubHost)
 	h := &hub{dev: device, clock: clk}
 	srv, url := mqtttest.TLSBroker(t, serverTLS, h)
-	dev := device
-	return h, srv, simmqtt.WithRootCAs(simmqtt.Config{Broker: url, Hub: &dev, Now: clk.now, ConnectTimeout: 2 * time.Second}, pool)
+	return h, srv, simmqtt.Config{Broker: url, Credentials: []iothub.Credentials{device}, Now: clk.now, ConnectTimeout: 2 * time.Second, RootCAs: pool}
 }
 
 func TestHubDevice(t *testing.T) {
@@ -234,24 +238,20 @@ func TestHubRefuses(t *testing.T) {
 		want string
 	}{
 		{"wrong key", func(t *testing.T, cfg *simmqtt.Config) {
-			wrong := *cfg.Hub
-			wrong.Key = []byte("another-key-0123456789abcdef-012")
-			cfg.Hub = &wrong
+			cfg.Credentials[0].Key = []byte("another-key-0123456789abcdef-012")
 		}, "not Authorized"},
 		{"token already expired by the hub's clock", func(t *testing.T, cfg *simmqtt.Config) {
 			cfg.Now = func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }
 		}, "not Authorized"},
 		{"certificate for another host name", func(t *testing.T, cfg *simmqtt.Config) {
-			other := *cfg.Hub
-			other.HostName = "other.azure-devices.net"
-			cfg.Hub = &other
+			cfg.Credentials[0].HostName = "other.azure-devices.net"
 		}, "certificate is valid for " + hubHost},
 		{"certificate from an untrusted CA", func(t *testing.T, cfg *simmqtt.Config) {
 			_, stranger := mqtttest.Cert(t, hubHost)
-			*cfg = simmqtt.WithRootCAs(*cfg, stranger)
+			cfg.RootCAs = stranger
 		}, "certificate signed by unknown authority"},
 		{"system roots only", func(t *testing.T, cfg *simmqtt.Config) {
-			*cfg = simmqtt.WithRootCAs(*cfg, nil)
+			cfg.RootCAs = nil
 		}, "certificate signed by unknown authority"},
 	}
 	for _, tt := range tests {
@@ -268,7 +268,7 @@ func TestHubRefuses(t *testing.T) {
 	}
 }
 
-func TestHubSenderIsOneDevice(t *testing.T) {
+func TestHubSenderIsItsDevicesOnly(t *testing.T) {
 	h, _, cfg := startHub(t, newClock())
 	err := sender(t, cfg).Send(t.Context(), "sensor-02", []byte(`{}`))
 	assert.ErrorIs(t, err, sim.ErrRejected, "no retry can make it another device")
@@ -276,18 +276,53 @@ func TestHubSenderIsOneDevice(t *testing.T) {
 	assert.Empty(t, connects, "refused before connecting")
 }
 
-func TestNewWithHub(t *testing.T) {
-	dev := device
-	s, err := simmqtt.New(simmqtt.Config{Hub: &dev})
+func TestNewWithCredentials(t *testing.T) {
+	devs := []iothub.Credentials{device}
+	s, err := simmqtt.New(simmqtt.Config{Credentials: devs})
 	require.NoError(t, err)
 	assert.Equal(t, "ssl://"+hubHost+":8883", simmqtt.BrokerURL(s))
 
-	for _, broker := range []string{"tcp://127.0.0.1:1883", "mqtt://" + hubHost + ":1883", "ws://" + hubHost} {
-		_, err := simmqtt.New(simmqtt.Config{Hub: &dev, Broker: broker})
+	for _, broker := range []string{"tcp://192.0.2.1:1883", "mqtt://" + hubHost + ":1883", "ws://" + hubHost} {
+		_, err := simmqtt.New(simmqtt.Config{Credentials: devs, Broker: broker})
 		assert.ErrorContains(t, err, "needs a TLS scheme", broker)
 	}
-	_, err = simmqtt.New(simmqtt.Config{Hub: &iothub.Credentials{HostName: hubHost, DeviceID: "d"}})
-	assert.ErrorContains(t, err, "key", "no key")
-	_, err = simmqtt.New(simmqtt.Config{Hub: &dev, SASTTL: -time.Second})
-	assert.ErrorContains(t, err, "negative SAS token lifetime")
+	for _, broker := range []string{"tcp://127.0.0.1:1883", "tcp://localhost:1883", "tcp://[::1]:1883"} {
+		_, err := simmqtt.New(simmqtt.Config{Credentials: devs, Broker: broker})
+		assert.NoError(t, err, "in clear on this machine: %s", broker)
+	}
+	refused := []struct {
+		name string
+		cfg  simmqtt.Config
+		want string
+	}{
+		{"no key", simmqtt.Config{Credentials: []iothub.Credentials{{HostName: hubHost, DeviceID: "d"}}}, "key"},
+		{"negative lifetime", simmqtt.Config{Credentials: devs, SASTTL: -time.Second}, "negative SAS token lifetime"},
+		{"two hubs", simmqtt.Config{Credentials: []iothub.Credentials{device, {HostName: "other.azure-devices.net", DeviceID: "d", Key: device.Key}}}, "two hubs"},
+		{"one device twice", simmqtt.Config{Credentials: []iothub.Credentials{device, device}}, "given twice"},
+	}
+	for _, tt := range refused {
+		_, err := simmqtt.New(tt.cfg)
+		assert.ErrorContains(t, err, tt.want, tt.name)
+	}
+}
+
+// TestSeveralDevices: one sender, several identities of one hub, each on
+// its own connection with its own token.
+func TestSeveralDevices(t *testing.T) {
+	h, _, cfg := startHub(t, newClock())
+	second := iothub.Credentials{HostName: hubHost, DeviceID: "sensor-02", Key: []byte("device-key-2-0123456789abcdef-01")}
+	h.others = map[string]iothub.Credentials{second.DeviceID: second}
+	cfg.Credentials = append(cfg.Credentials, second)
+	s := sender(t, cfg)
+	for _, id := range []string{"sensor-01", "sensor-02"} {
+		require.NoError(t, s.Send(t.Context(), id, []byte(`{}`)), id)
+	}
+	connects, publishes := h.seen()
+	require.Len(t, connects, 2)
+	for _, c := range connects {
+		assert.Empty(t, c.refused, c.clientID)
+	}
+	require.Len(t, publishes, 2)
+	assert.ElementsMatch(t, []string{"devices/sensor-01/messages/events/", "devices/sensor-02/messages/events/"},
+		[]string{publishes[0].topic, publishes[1].topic})
 }

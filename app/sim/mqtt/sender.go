@@ -7,8 +7,10 @@
 // take the device id from the connection rather than trust the payload; and
 // a load test opens as many connections as the real fleet would.
 //
-// With Config.Hub the Sender is one real Azure IoT Hub device instead: TLS to
-// the hub on port 8883, the hub's user name and a SAS token as password.
+// With Config.Credentials the devices are IoT Hub identities: each connects
+// with the hub's user name and a SAS token as password, over TLS to the hub
+// on port 8883, or to a broker that stands in for it (the app's embedded
+// one, in clear only on this machine).
 package mqtt
 
 import (
@@ -23,8 +25,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/enviromon/enviromon/app/iothub"
 	"github.com/enviromon/enviromon/app/sim"
-	"github.com/enviromon/enviromon/app/sim/iothub"
 )
 
 // DefaultBroker is the broker on this machine.
@@ -42,20 +44,21 @@ func Topic(deviceID string) string { return "devices/" + deviceID + "/messages/e
 
 // Config configures a Sender; zero fields take the defaults named.
 type Config struct {
-	Broker         string        // broker URL; "" means DefaultBroker, or the hub's with Hub
+	Broker         string        // broker URL; "" means DefaultBroker, or the hub's with Credentials
 	ConnectTimeout time.Duration // 0 means 5 s
 	AckTimeout     time.Duration // wait for a PUBACK; 0 means 10 s
 
-	// Hub, when set, makes the Sender that one IoT Hub device: MQTT 3.1.1
-	// over TLS 1.2 or later, checked against the system's root CAs for
-	// Hub.HostName, to ssl://{HostName}:8883 unless Broker names another
-	// TLS address; Hub.Username as user name and, at every connect, a fresh
-	// SAS token valid for SASTTL as password. Send refuses other devices.
-	Hub    *iothub.Credentials
-	SASTTL time.Duration    // 0 means 1 h
-	Now    func() time.Time // dates the tokens; nil means time.Now
-
-	rootCAs *x509.CertPool // trusted instead of the system's; set by tests only
+	// Credentials, when set, make the Sender these IoT Hub devices, all of
+	// one hub, from their connection strings: MQTT 3.1.1, each device's
+	// Username as user name and, at every connect, a fresh SAS token valid
+	// for SASTTL as password. The broker is ssl://{HostName}:8883 unless
+	// Broker names another: a TLS one, checked against RootCAs for
+	// HostName; or a plain one on this machine (the app's embedded broker),
+	// since a token must not travel in clear. Send refuses other devices.
+	Credentials []iothub.Credentials
+	SASTTL      time.Duration    // 0 means 1 h
+	Now         func() time.Time // dates the tokens; nil means time.Now
+	RootCAs     *x509.CertPool   // trusted for TLS; nil means the system's
 }
 
 // Sender publishes each device's messages on that device's own connection,
@@ -64,6 +67,7 @@ type Sender struct {
 	cfg    Config
 	mu     sync.Mutex
 	conns  map[string]*conn
+	creds  map[string]iothub.Credentials // by device id; nil without Credentials
 	closed bool
 }
 
@@ -72,15 +76,17 @@ type Sender struct {
 type conn struct {
 	mu     sync.Mutex
 	client paho.Client
-	expiry atomic.Int64 // Unix seconds when the last token given expires; with Hub only
+	expiry atomic.Int64 // Unix seconds when the last token given expires; with Credentials only
 }
 
 var _ sim.Sender = (*Sender)(nil)
 
 // New returns a Sender for cfg, or an error if the broker URL is unusable.
 func New(cfg Config) (*Sender, error) {
-	if cfg.Hub != nil {
-		if err := withHub(&cfg); err != nil {
+	var creds map[string]iothub.Credentials
+	if len(cfg.Credentials) > 0 {
+		var err error
+		if creds, err = withHub(&cfg); err != nil {
 			return nil, fmt.Errorf("new mqtt sender: %w", err)
 		}
 	}
@@ -98,24 +104,25 @@ func New(cfg Config) (*Sender, error) {
 		return nil, fmt.Errorf("new mqtt sender: %w", err)
 	}
 	switch {
-	case cfg.Hub != nil && !tlsSchemes[u.Scheme]:
-		// The password is a bearer token: it must not travel in clear.
-		return nil, fmt.Errorf("new mqtt sender: broker %q: an IoT Hub device needs a TLS scheme (ssl://)", u.Redacted())
 	case !tlsSchemes[u.Scheme] && !plainSchemes[u.Scheme]:
-		return nil, fmt.Errorf("new mqtt sender: broker %q: scheme %q not supported", cfg.Broker, u.Scheme)
+		return nil, fmt.Errorf("new mqtt sender: broker %q: scheme %q not supported", u.Redacted(), u.Scheme)
+	case creds != nil && !tlsSchemes[u.Scheme] && !loopback(u.Hostname()):
+		// The password is a bearer token: it must not travel in clear.
+		return nil, fmt.Errorf("new mqtt sender: broker %q: an IoT Hub device needs a TLS scheme (ssl://) beyond this machine", u.Redacted())
 	}
-	return &Sender{cfg: cfg, conns: map[string]*conn{}}, nil
+	return &Sender{cfg: cfg, conns: map[string]*conn{}, creds: creds}, nil
 }
 
 // Send publishes payload to Topic(deviceID) at QoS 1 and waits for the
 // broker's PUBACK, connecting the device first if needed. It returns
 // ErrTimeout if the broker does not answer in time and ErrClosed after Close;
-// with Config.Hub, an error wrapping sim.ErrRejected for another device.
+// with Config.Credentials, an error wrapping sim.ErrRejected for a device
+// not among them.
 // A message published while the connection is being restored is sent once
 // it is back, within the same wait.
 func (s *Sender) Send(ctx context.Context, deviceID string, payload []byte) error {
-	if h := s.cfg.Hub; h != nil && deviceID != h.DeviceID {
-		return fmt.Errorf("send %s: %w: the connection string is for device %s", deviceID, sim.ErrRejected, h.DeviceID)
+	if _, ok := s.creds[deviceID]; s.creds != nil && !ok {
+		return fmt.Errorf("send %s: %w: no connection string for this device", deviceID, sim.ErrRejected)
 	}
 	c, err := s.client(ctx, deviceID)
 	if err != nil {
@@ -184,8 +191,8 @@ func (s *Sender) client(ctx context.Context, deviceID string) (paho.Client, erro
 		SetConnectTimeout(s.cfg.ConnectTimeout).
 		SetWriteTimeout(s.cfg.AckTimeout).
 		SetKeepAlive(30 * time.Second)
-	if s.cfg.Hub != nil {
-		s.hubOptions(opts, c)
+	if cred, ok := s.creds[deviceID]; ok {
+		s.hubOptions(opts, c, cred)
 	}
 	cl := paho.NewClient(opts)
 	if err := wait(ctx, cl.Connect(), s.cfg.ConnectTimeout); err != nil {

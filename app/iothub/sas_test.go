@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/enviromon/enviromon/app/internal/testenv"
-	"github.com/enviromon/enviromon/app/sim/iothub"
+	"github.com/enviromon/enviromon/app/iothub"
 )
 
 // nodeToken is Microsoft's Node.js generateSasToken (from "Control access to

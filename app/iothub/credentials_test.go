@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/enviromon/enviromon/app/sim/iothub"
+	"github.com/enviromon/enviromon/app/iothub"
 )
 
 // key is a well-formed 32-byte device key; secret appears in no error.
@@ -35,6 +35,10 @@ func TestParseConnectionString(t *testing.T) {
 			iothub.Credentials{HostName: host, DeviceID: "a-.%_*?!(),:=@$'", Key: keyBytes}},
 		{"sovereign cloud", "HostName=hub.azure-devices.cn;DeviceId=" + device + ";SharedAccessKey=" + key,
 			iothub.Credentials{HostName: "hub.azure-devices.cn", DeviceID: device, Key: keyBytes}},
+		{"a local broker by a single-label name", "HostName=localhost;DeviceId=" + device + ";SharedAccessKey=" + key,
+			iothub.Credentials{HostName: "localhost", DeviceID: device, Key: keyBytes}},
+		{"a local broker by IPv4 address", "HostName=127.0.0.1;DeviceId=" + device + ";SharedAccessKey=" + key,
+			iothub.Credentials{HostName: "127.0.0.1", DeviceID: device, Key: keyBytes}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +97,8 @@ func TestParseConnectionStringRefuses(t *testing.T) {
 		{"host with port", with("HostName", host+":8883"), "not a DNS name"},
 		{"host with path", with("HostName", host+"/x"), "not a DNS name"},
 		{"host with user info", with("HostName", "evil@"+host), "not a DNS name"},
-		{"single label host", with("HostName", "localhost"), "full host name"},
+		{"IPv6 host", with("HostName", "::1"), "not a DNS name"},
+		{"device id that is a dot segment", with("DeviceId", ".."), "dot segment"},
 		{"host with trailing dot", with("HostName", host+"."), "not a DNS name"},
 		{"host label starting with a hyphen", with("HostName", "-hub.azure-devices.net"), "not a DNS name"},
 		{"host label too long", with("HostName", strings.Repeat("a", 64)+".azure-devices.net"), "not a DNS name"},
@@ -124,6 +129,13 @@ func TestParseConnectionStringRefuses(t *testing.T) {
 			assert.Less(t, len(err.Error()), 400, "hostile input does not flood the message")
 		})
 	}
+}
+
+func TestConnectionStringRoundTrips(t *testing.T) {
+	in := "HostName=" + host + ";DeviceId=" + device + ";SharedAccessKey=" + key
+	c, err := iothub.ParseConnectionString(in)
+	require.NoError(t, err)
+	assert.Equal(t, in, c.ConnectionString())
 }
 
 func TestCredentialsStringMasksTheKey(t *testing.T) {

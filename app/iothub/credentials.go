@@ -1,11 +1,14 @@
-// Package iothub holds what a simulated device needs to connect to Azure IoT
-// Hub as itself over MQTT: its credentials, read from the device connection
-// string the Azure portal and CLI show, and the SAS tokens and MQTT user
-// name made from them.
+// Package iothub is Azure IoT Hub's device identity, both sides of it: a
+// device's credentials, read from the connection string the Azure portal and
+// CLI show, and the SAS tokens and MQTT user name made from them (what the
+// simulator sends); and the checks a hub makes of them, with the device
+// records of its identity registry (what the embedded broker and the HTTP
+// API verify locally).
 //
-// It is hand-rolled: Microsoft publishes no Go device SDK, and the whole
-// protocol is an HMAC over one line (see Token). The package imports only the
-// standard library.
+// It is hand-rolled: Microsoft publishes no Go SDK for either side, and the
+// whole protocol is an HMAC over one line (see Token and ParseSAS). The
+// package imports only the standard library and the domain package
+// telemetry, whose device id rules it shares.
 package iothub
 
 import (
@@ -13,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/enviromon/enviromon/app/telemetry"
 )
 
 // ErrConnectionString is wrapped by every error ParseConnectionString returns.
@@ -21,9 +26,6 @@ var ErrConnectionString = errors.New("invalid device connection string")
 // maxConnectionString bounds the input: a 253-byte host name, a 128-byte
 // device id and a 64-byte key fit with room to spare.
 const maxConnectionString = 1024
-
-// maxDeviceID is IoT Hub's limit on a device id.
-const maxDeviceID = 128
 
 // Credentials identify one IoT Hub device that authenticates with a
 // symmetric key.
@@ -37,6 +39,13 @@ type Credentials struct {
 // Credentials can be logged.
 func (c Credentials) String() string {
 	return "HostName=" + c.HostName + ";DeviceId=" + c.DeviceID + ";SharedAccessKey=***"
+}
+
+// ConnectionString returns the device connection string, key included, as
+// the Azure portal shows it: what ParseConnectionString reads. It is a
+// secret; log String instead.
+func (c Credentials) ConnectionString() string {
+	return "HostName=" + c.HostName + ";DeviceId=" + c.DeviceID + ";SharedAccessKey=" + base64.StdEncoding.EncodeToString(c.Key)
 }
 
 // ParseConnectionString reads a device connection string,
@@ -82,10 +91,10 @@ func ParseConnectionString(s string) (Credentials, error) {
 	}
 
 	c := Credentials{HostName: parts["HostName"], DeviceID: parts["DeviceId"]}
-	if err := checkHostName(c.HostName); err != nil {
+	if err := CheckHostName(c.HostName); err != nil {
 		return Credentials{}, fmt.Errorf("%w: HostName %q: %w", ErrConnectionString, printable(c.HostName), err)
 	}
-	if err := checkDeviceID(c.DeviceID); err != nil {
+	if err := CheckDeviceID(c.DeviceID); err != nil {
 		return Credentials{}, fmt.Errorf("%w: DeviceId %q: %w", ErrConnectionString, printable(c.DeviceID), err)
 	}
 	key, err := base64.StdEncoding.Strict().DecodeString(parts["SharedAccessKey"])
@@ -116,17 +125,16 @@ func unknown(name string) string {
 	return "unknown name, want HostName, DeviceId or SharedAccessKey (not shown: it may hold the key)"
 }
 
-// checkHostName accepts a DNS name of at least two labels: letters, digits
-// and inner hyphens; no scheme, port, path or trailing dot.
-func checkHostName(h string) error {
+// CheckHostName accepts a DNS name: letters, digits and inner hyphens in
+// dot-separated labels; no scheme, port, path or trailing dot. A single
+// label is accepted ("localhost", a container's service name): a local
+// broker stands in for the hub under such names. An IPv4 address passes
+// too; an IPv6 one does not (its colons would read as a port).
+func CheckHostName(h string) error {
 	if len(h) > 253 {
 		return fmt.Errorf("%d bytes, want at most 253", len(h))
 	}
-	labels := strings.Split(h, ".")
-	if len(labels) < 2 {
-		return errors.New("want a full host name such as myhub.azure-devices.net")
-	}
-	for _, l := range labels {
+	for l := range strings.SplitSeq(h, ".") {
 		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
 			return errors.New("not a DNS name")
 		}
@@ -139,16 +147,27 @@ func checkHostName(h string) error {
 	return nil
 }
 
-// checkDeviceID accepts what IoT Hub does: up to 128 ASCII letters, digits
-// and - . % _ * ? ! ( ) , : = @ $ '. The characters it leaves out include
-// "/", "+", "#" and space, so the id is safe inside an MQTT topic name.
-func checkDeviceID(id string) error {
-	if len(id) > maxDeviceID {
-		return fmt.Errorf("%d bytes, want at most %d", len(id), maxDeviceID)
+// ErrDeviceID is wrapped by every error CheckDeviceID returns.
+var ErrDeviceID = errors.New("invalid device id")
+
+// CheckDeviceID accepts what IoT Hub does, the rule of
+// telemetry.CheckDeviceID: 1 to 128 ASCII letters, digits and
+// - . % _ * ? ! ( ) , : = @ $ ', but not "." or "..". The characters it
+// leaves out include "/", "+", "#" and space, so the id is safe inside an
+// MQTT topic name and a URL path. Errors wrap ErrDeviceID.
+func CheckDeviceID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty", ErrDeviceID)
+	case len(id) > telemetry.MaxDeviceIDLen:
+		return fmt.Errorf("%w: %d bytes, want at most %d", ErrDeviceID, len(id), telemetry.MaxDeviceIDLen)
+	case id == "." || id == "..":
+		return fmt.Errorf("%w: %q is a URL dot segment", ErrDeviceID, id)
 	}
 	for i := 0; i < len(id); i++ {
-		if !isAlnum(id[i]) && !strings.ContainsRune("-.%_*?!(),:=@$'", rune(id[i])) {
-			return fmt.Errorf("character %q at byte %d is not allowed in a device id", id[i], i)
+		if !isAlnum(id[i]) && !strings.ContainsRune(telemetry.DeviceIDPunctuation, rune(id[i])) {
+			return fmt.Errorf("%w: character %q at byte %d is not allowed: only ASCII letters, digits and %s",
+				ErrDeviceID, id[i], i, telemetry.DeviceIDPunctuation)
 		}
 	}
 	return nil
