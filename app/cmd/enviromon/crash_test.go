@@ -56,20 +56,10 @@ func TestKilledAppLosesNothing(t *testing.T) {
 	app := launch()
 	t.Cleanup(func() { _ = app.Process.Kill(); _, _ = app.Process.Wait() })
 
-	sender, err := simmqtt.New(simmqtt.Config{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", p.broker), AckTimeout: 2 * time.Second})
-	require.NoError(t, err)
-	defer sender.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	done := make(chan sim.Stats, 1)
-	go func() {
-		// Enough retries to ride out the restarts, so every message is
-		// acknowledged in the end.
-		stats, err := sim.Run(ctx, sim.Config{Devices: 5, Rate: 40, Count: 120, Repeat: 0.05, Invalid: 0.05, Seed: 3,
-			Attempts: 40, Backoff: 50 * time.Millisecond}, sender)
-		assert.NoError(t, err)
-		done <- stats
-	}()
+	// Enough retries to ride out the restarts, so every message is
+	// acknowledged in the end.
+	done := publishMQTT(t, p.broker, 2*time.Minute, sim.Config{Devices: 5, Rate: 40, Count: 120, Repeat: 0.05, Invalid: 0.05, Seed: 3,
+		Attempts: 40, Backoff: 50 * time.Millisecond})
 	for range 2 {
 		time.Sleep(700 * time.Millisecond)
 		require.NoError(t, app.Process.Signal(syscall.SIGKILL))
@@ -94,4 +84,21 @@ func TestKilledAppLosesNothing(t *testing.T) {
 		assert.Equal(t, int64(c.Valid), got[id].Count, id)
 	}
 	_ = os.Remove(bin)
+}
+
+// publishMQTT runs cfg against the broker on port in the background, for at
+// most limit; the run's stats arrive on the channel.
+func publishMQTT(t *testing.T, port int, limit time.Duration, cfg sim.Config) <-chan sim.Stats {
+	t.Helper()
+	sender, err := simmqtt.New(simmqtt.Config{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", port), AckTimeout: 2 * time.Second})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	done := make(chan sim.Stats, 1)
+	t.Cleanup(func() { cancel(); _ = sender.Close() })
+	go func() {
+		stats, err := sim.Run(ctx, cfg, sender)
+		assert.NoError(t, err)
+		done <- stats
+	}()
+	return done
 }

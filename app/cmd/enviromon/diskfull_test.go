@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/enviromon/enviromon/app/internal/testenv"
 	"github.com/enviromon/enviromon/app/sim"
-	simmqtt "github.com/enviromon/enviromon/app/sim/mqtt"
 )
 
 // TestFaultDiskFull runs the embedded app (its own process, `make run`'s
@@ -71,20 +69,10 @@ func TestFaultDiskFull(t *testing.T) {
 	require.Eventually(t, func() bool { return status(base+"/readyz") == http.StatusOK },
 		20*time.Second, 20*time.Millisecond, "the app did not become ready")
 
-	sender, err := simmqtt.New(simmqtt.Config{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", p.broker), AckTimeout: 2 * time.Second})
-	require.NoError(t, err)
-	defer sender.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	done := make(chan sim.Stats, 1)
-	go func() {
-		// Enough retries to ride out the full disk, so that every message
-		// is acknowledged in the end.
-		stats, err := sim.Run(ctx, sim.Config{Devices: 10, Rate: 20, Count: 300, Repeat: 0.05, Invalid: 0.05, Seed: 5,
-			Attempts: 200, Backoff: 100 * time.Millisecond}, sender)
-		assert.NoError(t, err)
-		done <- stats
-	}()
+	// Enough retries to ride out the full disk, so that every message is
+	// acknowledged in the end.
+	done := publishMQTT(t, p.broker, 3*time.Minute, sim.Config{Devices: 10, Rate: 20, Count: 300, Repeat: 0.05, Invalid: 0.05, Seed: 5,
+		Attempts: 200, Backoff: 100 * time.Millisecond})
 
 	// Fill the disk once devices are publishing.
 	require.Eventually(t, func() bool { return len(getDevices(t, base)) == 10 }, 30*time.Second, 50*time.Millisecond)
