@@ -13,10 +13,8 @@ import (
 // call then join the app's trace. It is the go-sdk's WithTraceID, taken
 // from the context. Without a valid span, ctx is returned unchanged.
 //
-// The go-sdk's own interceptor replaces the outgoing metadata with the API
-// token when DAPR_API_TOKEN is set (go-sdk v1.13), which drops these keys:
-// with a token, daprd's spans start traces of their own, and only the
-// app's side of the trace is whole.
+// Dial's token interceptor appends to this metadata; the go-sdk's own
+// (v1.13) would replace it.
 func traced(ctx context.Context) context.Context {
 	carrier := propagation.MapCarrier{}
 	propagation.TraceContext{}.Inject(ctx, carrier)
