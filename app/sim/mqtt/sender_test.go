@@ -90,8 +90,8 @@ func TestSenderReconnects(t *testing.T) {
 		return s.Send(t.Context(), "sim-001", []byte(`{"n":2}`)) == nil
 	}, 10*time.Second, 100*time.Millisecond, "sent once the connection is back")
 	require.Eventually(t, func() bool {
-		got := sub.messages()
-		return string(got[len(got)-1].payload) == `{"n":2}`
+		got := sub.messages() // empty until the subscriber has the first
+		return len(got) > 0 && string(got[len(got)-1].payload) == `{"n":2}`
 	}, 5*time.Second, 10*time.Millisecond)
 }
 
