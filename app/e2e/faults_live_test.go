@@ -27,7 +27,8 @@ func TestFaultSignalRDown(t *testing.T) {
 		testenv.Missing(t, "the dashboard's npm packages", "make dashboard")
 	}
 	st := newStack(t, sqliteFile)
-	st.appArgs = []string{"-dashboard", filepath.Join(tools.root, "dashboard")}
+	// The page's Content-Security-Policy must let it reach the service.
+	st.appArgs = []string{"-dashboard", filepath.Join(tools.root, "dashboard"), "-connect-src", st.signalrURL}
 	r := st.startReplica(t, "enviromon-0")
 	// The browser calls the service from the app's origin: allow it.
 	st.signalr.stop()

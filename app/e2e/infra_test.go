@@ -25,17 +25,18 @@ import (
 // the SignalR service, and the component folders every daprd of the case
 // loads.
 type stack struct {
-	dir       string
-	broker    *proc
-	mqttURL   string
-	store     store    // reads the backend directly
-	resources []string // --resources-path folders
-	stateDir  string   // the one of them holding the state component
-	env       []string // daprd's extra environment: the secrets the components refer to
-	brokerAt  procSpec // how mosquitto was started, to start it again
-	signalr   *proc    // the local SignalR service
-	signalrAt procSpec // how it was started, to start it again on the same address
-	appArgs   []string // more flags for every app of the stack, after the defaults
+	dir        string
+	broker     *proc
+	mqttURL    string
+	store      store    // reads the backend directly
+	resources  []string // --resources-path folders
+	stateDir   string   // the one of them holding the state component
+	env        []string // daprd's extra environment: the secrets the components refer to
+	brokerAt   procSpec // how mosquitto was started, to start it again
+	signalr    *proc    // the local SignalR service
+	signalrURL string   // its endpoint, the origin the dashboard connects to
+	signalrAt  procSpec // how it was started, to start it again on the same address
+	appArgs    []string // more flags for every app of the stack, after the defaults
 	// appChannel, when set, returns the port daprd should call the app on
 	// (a proxy in front of appPort).
 	appChannel func(t testing.TB, appPort string) string
@@ -83,6 +84,7 @@ func newStack(t testing.TB, b backend) *stack {
 	replace, st := b.start(t, s.dir)
 	s.store = st
 	endpoint, key := s.startSignalR(t)
+	s.signalrURL = endpoint
 	replace["tcp://127.0.0.1:1883"] = s.mqttURL
 	replace["http://127.0.0.1:8088"] = endpoint
 	s.env = []string{"SIGNALR_ACCESS_KEY=" + key, "AZURITE_ACCOUNT_KEY=" + testenv.AzuriteKey}

@@ -18,6 +18,11 @@ const say = (v) => console.log(JSON.stringify(v));
 const browser = await launch();
 const page = await browser.newPage();
 const seen = watch(page);
+// Errors the page logs (a refused connection, a CSP violation) go to the
+// test's output.
+page.on('console', (m) => {
+  if (m.type() === 'error') say({ console: m.text() });
+});
 await page.goto(base + '/');
 
 let last = '';
