@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/enviromon/enviromon/app/alert"
 	"github.com/enviromon/enviromon/app/iothub"
 	"github.com/enviromon/enviromon/app/pipeline"
 	"github.com/enviromon/enviromon/app/registry"
@@ -32,7 +33,12 @@ var statuses = []struct {
 	{telemetry.ErrInvalid, http.StatusBadRequest},
 	{telemetry.ErrPayload, http.StatusBadRequest},
 	{telemetry.ErrCalibration, http.StatusBadRequest},
+	{telemetry.ErrHistoryQuery, http.StatusBadRequest},
 	{errBadRequest, http.StatusBadRequest},
+	{alert.ErrInvalid, http.StatusBadRequest},
+	{alert.ErrNotFound, http.StatusNotFound},
+	{alert.ErrExists, http.StatusConflict},
+	{alert.ErrConflict, http.StatusConflict},
 	{ErrUnauthenticated, http.StatusUnauthorized},
 	{ErrAuthUnavailable, http.StatusServiceUnavailable},
 	{pipeline.ErrConflict, http.StatusConflict},

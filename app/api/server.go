@@ -33,6 +33,7 @@ type DeviceReader interface {
 	// Fleet adds up every device; online means seen within offlineAfter.
 	Fleet(ctx context.Context, offlineAfter time.Duration) (telemetry.Fleet, error)
 	Rejected(ctx context.Context) ([]pipeline.Rejection, error)
+	HistoryReader
 }
 
 // Calibrations reads and changes calibration records.
@@ -62,6 +63,8 @@ type Deps struct {
 	Ready        map[string]Check // name → check, run by /readyz
 	Negotiate    Negotiator       // POST /api/negotiate; nil without live updates
 	Dashboard    http.FileSystem  // served at /; nil for none
+	// Alerts serves /api/alert-rules and /api/alerts; nil for none.
+	Alerts Alerts
 	// Registry serves /api/registry/devices; nil for none.
 	Registry DeviceRegistry
 	// DeviceAuth checks the SAS tokens of HTTP ingest. RequireDeviceAuth
@@ -130,6 +133,7 @@ func NewRouter(deps Deps) *gin.Engine {
 	if deps.Devices != nil {
 		api.GET("/devices", h.listDevices)
 		api.GET("/devices/:id", h.getDevice)
+		api.GET("/devices/:id/history", h.history)
 		api.GET("/summary", h.summary)
 		api.GET("/rejected", h.listRejected)
 	}
@@ -148,6 +152,9 @@ func NewRouter(deps Deps) *gin.Engine {
 		writes.POST("/registry/devices", h.registerDevice) // write: needs the write guard
 		writes.GET("/registry/devices/:id", h.getIdentity)
 		writes.DELETE("/registry/devices/:id", h.deleteIdentity) // write: needs the write guard
+	}
+	if deps.Alerts != nil {
+		h.alertRoutes(api, writes) // alerts.go
 	}
 	if deps.Negotiate != nil {
 		perMinute := deps.NegotiatePerMinute
@@ -181,7 +188,9 @@ func requestLog(log *slog.Logger) gin.HandlerFunc {
 		c.Next()
 		took := time.Since(began)
 		if status := c.Writer.Status(); status >= 500 || took > 2*time.Second {
-			log.Warn("request", "method", c.Request.Method, "path", c.FullPath(),
+			// The request's context carries its span: the record gets
+			// its trace id.
+			log.WarnContext(c.Request.Context(), "request", "method", c.Request.Method, "path", c.FullPath(),
 				"status", status, "took", took, "errors", c.Errors.String())
 		}
 	}
@@ -192,7 +201,7 @@ func requestLog(log *slog.Logger) gin.HandlerFunc {
 // tokens included, and past the app's logger.
 func recovery(log *slog.Logger) gin.HandlerFunc {
 	return gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, v any) {
-		log.Error("panic serving a request", "method", c.Request.Method, "path", c.FullPath(), "panic", v, "stack", string(debug.Stack()))
+		log.ErrorContext(c.Request.Context(), "panic serving a request", "method", c.Request.Method, "path", c.FullPath(), "panic", v, "stack", string(debug.Stack()))
 		c.AbortWithStatusJSON(http.StatusInternalServerError, errorBody{Error: http.StatusText(http.StatusInternalServerError)})
 	})
 }

@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -119,4 +122,50 @@ func TestProbesAreNotTraced(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
 	}
 	assert.Empty(t, exp.GetSpans())
+}
+
+// TestRequestLogCarriesTheTraceID: a failed request's log record names the
+// trace its caller sent, so an operator goes from the log to the trace.
+func TestRequestLogCarriesTheTraceID(t *testing.T) {
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	var buf lockedLog
+	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(&buf, nil)))
+	h := NewRouter(Deps{Devices: &fakePipeline{err: errors.New("store down")}, Tracing: tp, Log: log})
+
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req := httptest.NewRequest(http.MethodGet, "/api/devices", nil)
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	require.Equal(t, http.StatusInternalServerError, w.Code)
+
+	var found bool
+	for line := range strings.Lines(buf.String()) {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec))
+		if rec["msg"] == "request" {
+			found = true
+			assert.Equal(t, traceID, rec["trace_id"], line)
+		}
+	}
+	assert.True(t, found, "no request record: %s", buf.String())
+}
+
+// lockedLog is a log destination safe for the handlers' goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

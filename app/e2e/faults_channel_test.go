@@ -151,3 +151,20 @@ func (g *gate) set(mode gateMode) {
 	}
 	g.mode = mode
 }
+
+// TestFaultRefusedDeliveries: the app is down (connection refused) when
+// the messages arrive, and comes back 3 s later; every message is counted
+// once.
+func TestFaultRefusedDeliveries(t *testing.T) {
+	g := &gate{mode: forward}
+	st := newStack(t, sqliteFile)
+	st.appChannel = g.start
+	r := st.startReplica(t, "enviromon-0")
+
+	g.set(refuse)
+	stats := sendMQTT(t, st.mqttURL, sim.Config{Devices: 5, Rate: 20, Count: 20, Invalid: 0.1, Repeat: 0.1, Seed: 82})
+	time.Sleep(3 * time.Second)
+	g.set(forward)
+	took := settle(t, "GET /api/devices after the app came back", 60*time.Second, expected(stats), apiDevices(r.base))
+	t.Logf("%d deliveries refused for 3 s: all counted once, %s after the app came back", stats.Total.Acked(), took.Round(time.Millisecond))
+}

@@ -5,6 +5,7 @@ package e2e
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"syscall"
@@ -225,14 +226,29 @@ func explainOnFailure(t *testing.T, book *ledger, st *stack, base string, cfg si
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		t.Logf("ledger against the store (times from the fault): %s", book.explain(ctx, st.store, ids, fault))
-		var dead []pipeline.Rejection
-		if err := getJSON(ctx, base+"/api/rejected", &dead); err != nil {
+		// From the store: the app may be stopped by now.
+		keys, err := st.store.Keys(ctx)
+		if err != nil {
 			t.Logf("dead letters: %v", err)
 			return
 		}
-		for _, d := range dead {
-			if strings.Contains(d.Reason, "payload") || d.DeviceID == "" {
-				t.Logf("dead letter %+.3fs: %+v", d.At.Sub(fault).Seconds(), d)
+		for _, k := range keys {
+			if !strings.HasPrefix(k, "rejected:") {
+				continue
+			}
+			var dead []pipeline.Rejection
+			v, err := st.store.Value(ctx, k)
+			if err == nil {
+				err = json.Unmarshal(v, &dead)
+			}
+			if err != nil {
+				t.Logf("dead letters %s: %v", k, err)
+				continue
+			}
+			for _, d := range dead {
+				if strings.Contains(d.Reason, "payload") || d.DeviceID == "" {
+					t.Logf("dead letter %+.3fs: %+v", d.At.Sub(fault).Seconds(), d)
+				}
 			}
 		}
 	})

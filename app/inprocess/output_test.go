@@ -83,7 +83,7 @@ spec:
 func TestOpenRefusals(t *testing.T) {
 	ctx := t.Context()
 	_, err := inprocess.OpenState(ctx, component.Component{Name: "x", Type: "state.postgresql"}, "app", nil)
-	require.ErrorContains(t, err, `type "state.postgresql" cannot run in-process; supported: bindings.azure.eventhubs, bindings.azure.signalr, bindings.mqtt3, secretstores.local.env, state.azure.tablestorage, state.in-memory, state.redis, state.sqlite`)
+	require.ErrorContains(t, err, `type "state.postgresql" cannot run in-process; supported: bindings.azure.eventhubs, bindings.azure.signalr, bindings.http, bindings.mqtt3, secretstores.local.env, state.azure.tablestorage, state.in-memory, state.redis, state.sqlite`)
 
 	_, err = inprocess.OpenState(ctx, component.Component{Name: "x", Type: "state.sqlite", Version: "v2"}, "app", nil)
 	require.ErrorContains(t, err, `version "v2" is not supported`)

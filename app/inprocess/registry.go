@@ -12,6 +12,7 @@ import (
 	"github.com/dapr/components-contrib/bindings"
 	"github.com/dapr/components-contrib/bindings/azure/eventhubs"
 	"github.com/dapr/components-contrib/bindings/azure/signalr"
+	bindingshttp "github.com/dapr/components-contrib/bindings/http"
 	mqtt "github.com/dapr/components-contrib/bindings/mqtt3"
 	"github.com/dapr/components-contrib/state"
 	"github.com/dapr/components-contrib/state/azure/tablestorage"
@@ -53,6 +54,7 @@ var registry = map[string]constructors{
 		output: func(l logger.Logger) bindings.OutputBinding { return eventhubs.NewAzureEventHubs(l) },
 	},
 	"bindings.azure.signalr": {output: signalr.NewSignalR},
+	"bindings.http":          {output: bindingshttp.NewHTTP},
 	component.EnvSecretStore: {},
 }
 

@@ -68,3 +68,20 @@ type InvokerFunc func(ctx context.Context, operation string, data []byte, metada
 func (f InvokerFunc) Invoke(ctx context.Context, operation string, data []byte, metadata map[string]string) ([]byte, error) {
 	return f(ctx, operation, data, metadata)
 }
+
+// AlertTarget is the client method alert raises and clears go to, apart
+// from the device updates of Target.
+const AlertTarget = "alert"
+
+// Broadcast sends every client one invocation of target with arg as its
+// one argument.
+func (b Binding) Broadcast(ctx context.Context, target string, arg any) error {
+	body, err := json.Marshal(struct {
+		Target    string `json:"target"`
+		Arguments [1]any `json:"arguments"`
+	}{Target: target, Arguments: [1]any{arg}})
+	if err != nil {
+		return fmt.Errorf("encode %s invocation: %w", target, err)
+	}
+	return b.Send(ctx, body)
+}

@@ -61,6 +61,26 @@ type committer struct {
 // result maps each failed key to its error; a nil map means all committed.
 // fn may be called more than once per key and must start from cur each time.
 func (c *committer) commit(ctx context.Context, keys []string, fn mutation) map[string]error {
+	return c.commitLinked(ctx, keys, nil, fn)
+}
+
+// commitLinked is commit for keys of which some follow another: follows
+// maps a follower key to its lead, whose mutation decides what the
+// follower's writes (a device's history records follow its device record,
+// whose mutation decides which readings count). A follower's write is
+// computed in the same attempt as its lead's and after it, and is committed
+// only with it or after it:
+//   - where the store has transactions, lead and followers go in one
+//     transaction: all of them commit, or none;
+//   - otherwise (and after a conflicted transaction, to find the key), leads
+//     are written first; a follower is written only once its lead has
+//     committed, re-tried with its lead when that conflicted, and dropped
+//     when the lead failed or wrote nothing.
+//
+// So a follower never sees an outcome its lead did not commit. Once its
+// lead has committed, a conflicted follower is re-read and re-applied on
+// its own, from the outcomes committed.
+func (c *committer) commitLinked(ctx context.Context, keys []string, follows map[string]string, fn mutation) map[string]error {
 	var failed map[string]error
 	fail := func(key string, err error) {
 		if failed == nil {
@@ -86,7 +106,7 @@ func (c *committer) commit(ctx context.Context, keys []string, fn mutation) map[
 			}
 			return failed
 		}
-		conflicts := c.writeAll(ctx, pending, entries, fn, fail)
+		conflicts := c.writeAll(ctx, pending, entries, follows, fn, fail)
 		if len(conflicts) > 0 && attempt >= c.retry.Attempts {
 			for _, k := range conflicts {
 				fail(k, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt, ErrConflict))
@@ -98,13 +118,17 @@ func (c *committer) commit(ctx context.Context, keys []string, fn mutation) map[
 	return failed
 }
 
-// writeAll applies fn to every key and writes the results: in one
-// transaction where the store can, else (or when that transaction hit a
-// conflict) with single writes, at most c.parallelism at a time. It returns
-// the keys that conflicted.
-func (c *committer) writeAll(ctx context.Context, keys []string, entries map[string]Entry, fn mutation, fail func(string, error)) []string {
+// writeAll applies fn to every key, followers after leads, and writes the
+// results: in one transaction where the store can, else (or when that
+// transaction hit a conflict) with single writes, at most c.parallelism at
+// a time, leads before their followers. It returns the keys that
+// conflicted.
+func (c *committer) writeAll(ctx context.Context, keys []string, entries map[string]Entry, follows map[string]string, fn mutation, fail func(string, error)) []string {
 	var writes []Write
-	for _, key := range keys {
+	attempted := make(map[string]bool, len(keys)) // keys applied in this attempt
+	wrote := make(map[string]bool, len(keys))
+	apply := func(key string) {
+		attempted[key] = true
 		cur, exists := entries[key]
 		next, write, err := fn(key, cur.Value, exists)
 		switch {
@@ -112,6 +136,20 @@ func (c *committer) writeAll(ctx context.Context, keys []string, entries map[str
 			fail(key, err)
 		case write:
 			writes = append(writes, Write{Key: key, Value: next, ETag: cur.ETag})
+			wrote[key] = true
+		}
+	}
+	for _, key := range keys {
+		if _, ok := follows[key]; !ok {
+			apply(key)
+		}
+	}
+	for _, key := range keys {
+		lead, ok := follows[key]
+		// A lead re-applied here and writing nothing (or failing) leaves
+		// its followers nothing committed to follow.
+		if ok && (!attempted[lead] || wrote[lead]) {
+			apply(key)
 		}
 	}
 	if len(writes) == 0 {
@@ -135,7 +173,44 @@ func (c *committer) writeAll(ctx context.Context, keys []string, entries map[str
 			return nil
 		}
 	}
-	return c.writeEach(ctx, writes, fail)
+	return c.writeOrdered(ctx, writes, follows, wrote, fail)
+}
+
+// writeOrdered writes leads (and followers whose lead is not written now)
+// first, then the followers of the leads that committed; followers of
+// leads that conflicted are returned as conflicted with them, to be
+// re-applied after them. It returns the keys that conflicted.
+func (c *committer) writeOrdered(ctx context.Context, writes []Write, follows map[string]string, writing map[string]bool, fail func(string, error)) []string {
+	var first, then []Write
+	for _, w := range writes {
+		if lead, ok := follows[w.Key]; ok && writing[lead] {
+			then = append(then, w)
+		} else {
+			first = append(first, w)
+		}
+	}
+	failedNow := make(map[string]bool)
+	conflicts := c.writeEach(ctx, first, func(key string, err error) {
+		failedNow[key] = true // writeEach calls this under its lock
+		fail(key, err)
+	})
+	if len(then) == 0 {
+		return conflicts
+	}
+	conflicted := make(map[string]bool, len(conflicts))
+	for _, k := range conflicts {
+		conflicted[k] = true
+	}
+	committed := then[:0]
+	for _, w := range then {
+		switch lead := follows[w.Key]; {
+		case conflicted[lead]:
+			conflicts = append(conflicts, w.Key)
+		case !failedNow[lead]:
+			committed = append(committed, w)
+		}
+	}
+	return append(conflicts, c.writeEach(ctx, committed, fail)...)
 }
 
 // writeEach writes items one by one, concurrently, and returns the keys

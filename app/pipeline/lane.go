@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,12 +24,17 @@ import (
 // redeliver. Commits keep running (their store calls are not cut by ctx)
 // for up to cfg.DrainTimeout; jobs still queued after it are answered
 // ErrStopped, and the commit in flight sees its context cancelled.
+// With history kept, Run also sweeps expired history every sweepEvery,
+// until ctx ends.
 func (p *Processor) Run(ctx context.Context) error {
 	commitCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, lane := range p.lanes {
 		wg.Go(func() { p.runLane(commitCtx, lane) })
+	}
+	if p.cfg.HistoryHours > 0 {
+		wg.Go(func() { p.sweepHistory(ctx) })
 	}
 	<-ctx.Done()
 	close(p.stopped)
@@ -207,10 +213,22 @@ func group(batch []*job) grouped {
 
 // commitDevices applies each device's jobs to its record, in order, and
 // writes the records that changed with one ETag write each (re-applied on a
-// conflict). It returns the records written and the error per failed key.
+// conflict), and beside each the history records of its accepted readings
+// (see historyOf and committer.commitLinked). It returns the records
+// written and the error per failed device key. A history record that fails
+// after its device record committed is logged and counted, not returned:
+// the readings are committed, and a redelivery would be a duplicate.
 func (p *Processor) commitDevices(ctx context.Context, g grouped) (map[string]telemetry.Device, map[string]error) {
 	written := make(map[string]telemetry.Device)
-	errs := p.commit.commit(ctx, g.keys, func(key string, cur []byte, exists bool) ([]byte, bool, error) {
+	hist := p.historyOf(g, p.now())
+	keys := g.keys
+	if len(hist.keys) > 0 {
+		keys = append(slices.Clip(g.keys), hist.keys...)
+	}
+	errs := p.commit.commitLinked(ctx, keys, hist.follows, func(key string, cur []byte, exists bool) ([]byte, bool, error) {
+		if _, ok := hist.follows[key]; ok {
+			return hist.apply(key, cur, exists)
+		}
 		var d telemetry.Device
 		if exists {
 			if err := json.Unmarshal(cur, &d); err != nil {
@@ -230,7 +248,15 @@ func (p *Processor) commitDevices(ctx context.Context, g grouped) (map[string]te
 		written[key] = d
 		return next, true, err
 	})
-	for key := range errs {
+	for key, err := range errs {
+		if dk, ok := hist.follows[key]; ok {
+			delete(errs, key)
+			if errs[dk] == nil {
+				p.metrics.HistoryFailed.Add(1)
+				p.log.Warn("history not written", "key", key, "err", err)
+			}
+			continue
+		}
 		delete(written, key)
 	}
 	return written, errs

@@ -28,6 +28,9 @@ type Metrics struct {
 	Conflicts      atomic.Int64 // writes refused by an ETag check
 	Retries        atomic.Int64 // keys re-read after a conflict
 	Notified       atomic.Int64 // device changes handed to the notifier
+	// HistoryFailed counts history records not written although their
+	// device record committed: their readings are missing from history.
+	HistoryFailed atomic.Int64
 	// RejectedBy splits Rejected by Reason: its entries add up to Rejected.
 	RejectedBy [numReasons]atomic.Int64
 }
@@ -38,6 +41,7 @@ type Snapshot struct {
 	Unprepared                                       int64
 	Flushes, Batched, Writes, Conflicts, Retries     int64
 	Notified, Transactions, BatchConflicts           int64
+	HistoryFailed                                    int64
 	RejectedBy                                       [numReasons]int64 // indexed by Reason
 }
 
@@ -49,6 +53,7 @@ func (m *Metrics) Snapshot() Snapshot {
 		Batched: m.Batched.Load(), Writes: m.Writes.Load(), Conflicts: m.Conflicts.Load(),
 		Retries: m.Retries.Load(), Notified: m.Notified.Load(),
 		Transactions: m.Transactions.Load(), BatchConflicts: m.BatchConflicts.Load(),
+		HistoryFailed: m.HistoryFailed.Load(),
 	}
 	for i := range m.RejectedBy {
 		s.RejectedBy[i] = m.RejectedBy[i].Load()

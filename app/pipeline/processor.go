@@ -28,7 +28,8 @@ type Notifier interface {
 }
 
 // Config tunes the processor. Zero fields take the defaults of
-// DefaultConfig, except Window, where 0 means no linger.
+// DefaultConfig, except Window, where 0 means no linger, and the History
+// fields, where 0 keeps none.
 type Config struct {
 	Window         time.Duration    // how long a lane lingers for more readings before it commits; 0: no linger
 	MaxBatch       int              // readings that make a lane commit at once
@@ -43,6 +44,12 @@ type Config struct {
 	// context ends; what is left after it is answered with an error.
 	DrainTimeout time.Duration
 	OnlineAfter  time.Duration // how recently a device was seen to count in Online
+	// HistoryMinutes is how long minute buckets of history are kept; 0
+	// keeps hour buckets only.
+	HistoryMinutes time.Duration
+	// HistoryHours is how long hour buckets (and history records) are
+	// kept; 0 keeps no history.
+	HistoryHours time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -59,6 +66,8 @@ func DefaultConfig() Config {
 		Parallelism:    16,
 		DrainTimeout:   10 * time.Second,
 		OnlineAfter:    60 * time.Second, // the dashboard's offline threshold
+		HistoryMinutes: 48 * time.Hour,
+		HistoryHours:   30 * 24 * time.Hour,
 	}
 }
 
@@ -95,6 +104,8 @@ func (c Config) withDefaults() Config {
 	if c.OnlineAfter <= 0 {
 		c.OnlineAfter = d.OnlineAfter
 	}
+	c.HistoryHours = max(c.HistoryHours, 0)
+	c.HistoryMinutes = min(max(c.HistoryMinutes, 0), c.HistoryHours)
 	return c
 }
 

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/enviromon/enviromon/app/telemetry"
 )
@@ -54,13 +55,14 @@ type BatchStore interface {
 }
 
 // SampleKeys returns keys of every kind the app writes: for each of two
-// devices (a and b) its state record first, then its calibration and its
-// identity in the device registry; and the keys devices share (index and
-// dead-letter shards). The app checks a state store's key layout against
+// devices (a and b) its state record first, then its calibration, its
+// identity in the device registry and a history record; and the keys
+// devices share (index and dead-letter shards). The app checks a state store's key layout against
 // them at start-up.
 func SampleKeys(a, b string) (devices [2][]string, shared []string) {
 	for i, id := range []string{a, b} {
-		devices[i] = []string{telemetry.DeviceKey(id), telemetry.CalibrationKey(id), telemetry.RegistryKey(id)}
+		devices[i] = []string{telemetry.DeviceKey(id), telemetry.CalibrationKey(id), telemetry.RegistryKey(id),
+			telemetry.HistoryKey(id, sampleHour)}
 	}
 	for n := range telemetry.IndexShards {
 		shared = append(shared, telemetry.IndexShardKey(n))
@@ -70,3 +72,7 @@ func SampleKeys(a, b string) (devices [2][]string, shared []string) {
 	}
 	return devices, shared
 }
+
+// sampleHour is the hour of the sample history keys; any hour has the
+// same layout.
+var sampleHour = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)

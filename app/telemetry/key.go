@@ -16,6 +16,7 @@ const (
 	calibrationPrefix = "calibration:"
 	indexPrefix       = "index:devices:"
 	registryPrefix    = "registry:"
+	historyPrefix     = "history:"
 	// IndexShards is how many keys the device index is spread over, so that
 	// no single record grows past a store's value size limit.
 	IndexShards = 16

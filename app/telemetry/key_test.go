@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/stretchr/testify/assert"
@@ -33,6 +34,7 @@ func TestKeysHaveNoForbiddenCharacters(t *testing.T) {
 		{"DeviceKey", telemetry.DeviceKey},
 		{"CalibrationKey", telemetry.CalibrationKey},
 		{"RegistryKey", telemetry.RegistryKey},
+		{"HistoryKey", func(id string) string { return telemetry.HistoryKey(id, time.Date(2025, 3, 1, 7, 30, 0, 0, time.UTC)) }},
 	}
 	for _, kf := range keyFuncs {
 		for _, id := range hostileIDs {

@@ -104,3 +104,67 @@ export function coalesce(task) {
   };
   return run;
 }
+
+// getJSON reads url as JSON; what names the request in errors. A 404 is
+// null when notFoundIsNull, so "no calibration yet" is not an error.
+async function getJSON(url, what, signal, notFoundIsNull = false) {
+  const res = await fetch(url, { cache: 'no-store', headers: { Accept: 'application/json' }, signal });
+  if (notFoundIsNull && res.status === 404) return null;
+  if (!res.ok) throw new Error(`GET ${what}: HTTP ${res.status}${await errorText(res)}`);
+  return res.json();
+}
+
+const enc = encodeURIComponent;
+
+/** fetchDevice returns one device from GET {apiBase}/api/devices/{id}, or null if unknown. */
+export function fetchDevice(apiBase, id, signal) {
+  return getJSON(`${apiBase}/api/devices/${enc(id)}`, '/api/devices/{id}', signal, true);
+}
+
+/**
+ * fetchHistory returns GET {apiBase}/api/devices/{id}/history for one
+ * metric, q being { from, to, step } (see history.js rangeQuery).
+ */
+export function fetchHistory(apiBase, id, metric, q, signal) {
+  const params = new URLSearchParams({ metric, from: q.from, to: q.to, step: q.step });
+  return getJSON(`${apiBase}/api/devices/${enc(id)}/history?${params}`, `/api/devices/{id}/history (${metric})`, signal);
+}
+
+/** fetchCalibration returns a device's calibration, or null when it has none (404). */
+export function fetchCalibration(apiBase, id, signal) {
+  return getJSON(`${apiBase}/api/calibration/${enc(id)}`, '/api/calibration/{id}', signal, true);
+}
+
+/**
+ * fetchRejected returns the recent rejections of device id: the API lists
+ * every device's, so they are filtered here.
+ */
+export async function fetchRejected(apiBase, id, signal) {
+  const all = await getJSON(`${apiBase}/api/rejected`, '/api/rejected', signal);
+  return Array.isArray(all) ? all.filter((r) => r?.deviceId === id) : [];
+}
+
+/**
+ * putCalibration sends body (a JSON text, so that numbers reach the API as
+ * typed) to PUT {apiBase}/api/calibration/{id}. It resolves to
+ * { ok: true, body } or { ok: false, status, error }: a refusal is an
+ * answer to show, not an exception.
+ */
+export async function putCalibration(apiBase, id, body, signal) {
+  const res = await fetch(`${apiBase}/api/calibration/${enc(id)}`, {
+    method: 'PUT',
+    cache: 'no-store',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body,
+    signal,
+  });
+  let json = null;
+  try {
+    json = await res.json();
+  } catch {
+    // an empty or non-JSON answer: judged by its status alone
+  }
+  if (res.ok) return { ok: true, body: json };
+  const error = typeof json?.error === 'string' && json.error !== '' ? json.error : `HTTP ${res.status}`;
+  return { ok: false, status: res.status, error };
+}

@@ -1,8 +1,9 @@
 // One device's card. Every piece of device data goes in with textContent or
 // an attribute, never as markup: a device id is whatever a device sent.
-import { drawChart } from './chart.js';
 import { ago, clock, integer, plain, reading } from './format.js';
 import { isOnline } from './model.js';
+import { deviceHref } from './route.js';
+import { Sparkline, sparkSeries } from './sparkline.js';
 
 /** el creates an element with attributes and children (nodes or text). */
 export function el(tag, attrs = {}, ...children) {
@@ -31,7 +32,8 @@ export class Card {
   constructor(id) {
     this.id = id;
     this.status = el('span', { class: 'badge', 'data-field': 'status' });
-    const title = el('h2', { class: 'device-id', title: id, text: id });
+    // The id links to the device's page (#/devices/{id}).
+    const title = el('h2', { class: 'device-id', title: id }, el('a', { href: deviceHref(id), class: 'device-link', text: id }));
     this.geo = el('p', { class: 'geo', 'data-field': 'geo' });
     const t = readingRow('Temperature', 'temperature', '°C');
     const hu = readingRow('Humidity', 'humidity', '%');
@@ -39,7 +41,8 @@ export class Card {
     const l = readingRow('Light', 'light', '');
     this.fields = { temperature: t.value, humidity: hu.value, pressure: p.value, light: l.value };
     this.lightRow = l.row;
-    this.canvas = el('canvas', { class: 'chart', role: 'img' });
+    this.chart = el('div', { class: 'chart spark', role: 'img' });
+    this.sparkline = new Sparkline(this.chart);
     this.count = el('span', { 'data-field': 'count' });
     this.rejected = el('span', { 'data-field': 'rejected' });
     this.rejectedBox = el('span', { class: 'stat stat-rejected' }, 'Rejected ', this.rejected);
@@ -50,7 +53,7 @@ export class Card {
       el('header', { class: 'card-head' }, title, this.status),
       this.geo,
       el('dl', { class: 'readings' }, t.row, hu.row, p.row, l.row),
-      this.canvas,
+      this.chart,
       el(
         'footer',
         { class: 'card-foot' },
@@ -99,8 +102,8 @@ export class Card {
   }
 
   draw(d, metric) {
-    this.canvas.setAttribute('aria-label', `${metric} history of ${d.id}`);
-    drawChart(this.canvas, d.history, metric);
+    this.chart.setAttribute('aria-label', `${metric} over the last hour of ${d.id}`);
+    this.sparkline.draw(sparkSeries(d.past[metric] ?? [], d.history, metric, Date.now()), metric);
   }
 }
 

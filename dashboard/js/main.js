@@ -1,10 +1,13 @@
 // Entry point: reads the settings, loads the devices and the fleet's
 // figures, keeps the live connection and refreshes the clock-driven parts of
 // the page each second.
-import { coalesce, fetchDevices, fetchFleet } from './api.js';
+import { coalesce, fetchDevices, fetchFleet, fetchHistory } from './api.js';
+import { DevicePage } from './device.js';
+import { normalizePoints, rangeQuery } from './history.js';
 import { FleetView } from './fleet.js';
 import { Live } from './live.js';
 import { Model, parsePayload } from './model.js';
+import { parseRoute } from './route.js';
 import { readSettings } from './settings.js';
 import { View } from './view.js';
 
@@ -14,6 +17,8 @@ const view = new View(model, settings);
 const notice = document.getElementById('notice');
 const connection = document.getElementById('connection');
 const fleetView = new FleetView(document.getElementById('fleet'));
+const fleetPage = document.getElementById('fleet-view');
+const devicePage = new DevicePage(document.getElementById('device-view'), settings);
 const labels = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', offline: 'Offline' };
 
 // debug is read by the browser tests: receipt times give the latency from
@@ -26,8 +31,11 @@ const debug = {
   stale: 0,
   resyncs: 0,
   fleetRefreshes: 0,
+  pastLoads: 0, // cards' last hours read from the history API
+  pastFailures: 0,
   receipts: [], // { id, lastSeen, at } of the latest messages, at most 1000
 };
+debug.devicePage = devicePage;
 globalThis.__enviromon = debug;
 
 // standing notices stay shown; show adds the latest problem of each source
@@ -63,6 +71,7 @@ function apply(devices, fromLive) {
     }
   }
   if (ids.length > 0 || !fromLive) view.changed(ids, added);
+  if (devicePage.id !== null && ids.includes(devicePage.id)) devicePage.update(model.get(devicePage.id));
 }
 
 // The fleet's figures are the server's totals, re-read fleetRefreshMs after
@@ -124,8 +133,63 @@ debug.live = live;
 
 show('devices');
 
+// The cards' charts start with the last hour from the history API: read
+// once per device and metric when its card is first shown, a few at a time
+// (a page holds up to pageSize cards). A failed read leaves the chart to
+// the live points.
+const pastRequested = new Set();
+const pastQueue = [];
+let pastRunning = 0;
+const pastConcurrency = 6;
+view.onShown = (ids, metric) => {
+  for (const id of ids) {
+    const key = `${metric}\n${id}`;
+    if (pastRequested.has(key)) continue;
+    pastRequested.add(key);
+    pastQueue.push({ id, metric });
+  }
+  while (pastRunning < pastConcurrency && pastQueue.length > 0) loadPast(pastQueue.shift());
+};
+async function loadPast({ id, metric }) {
+  pastRunning++;
+  try {
+    const body = await fetchHistory(settings.apiBase, id, metric, rangeQuery('1h', Date.now()), AbortSignal.timeout(30000));
+    const points = normalizePoints(body).map((p) => ({ t: p.t, v: p.avg }));
+    if (model.setPast(id, metric, points)) view.changed([id], false);
+    debug.pastLoads++;
+  } catch {
+    debug.pastFailures++;
+  } finally {
+    pastRunning--;
+    if (pastQueue.length > 0) loadPast(pastQueue.shift());
+  }
+}
+
+// route shows the view location.hash names: the fleet, or one device's page.
+// Both stay in the DOM, so going back to the fleet keeps its page and search.
+function route() {
+  const r = parseRoute(location.hash);
+  const device = r.view === 'device';
+  fleetPage.hidden = device;
+  devicePage.root.hidden = !device;
+  document.body.dataset.view = r.view;
+  if (device) {
+    devicePage.open(r.id);
+    devicePage.title.focus({ preventScroll: true });
+  } else {
+    devicePage.close();
+    document.title = 'Environmental Data';
+    view.redrawAll(); // canvases are not drawn while hidden
+  }
+  globalThis.scrollTo?.(0, 0);
+}
+globalThis.addEventListener('hashchange', route);
+route();
 // The snapshot shows the devices at once, even when the hub is down; the
 // connection resyncs again once it is up.
 resync();
 live.start();
-setInterval(() => view.tick(), 1000);
+setInterval(() => {
+  view.tick();
+  devicePage.tick();
+}, 1000);

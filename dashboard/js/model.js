@@ -68,7 +68,7 @@ export function isOlder(a, b) {
 /** Model holds every known device. */
 export class Model {
   constructor() {
-    this.devices = new Map(); // id → state with .history
+    this.devices = new Map(); // id → state with .history and .past
     this.ids = []; // sorted by id, naturally ("sim-2" before "sim-10")
     this.version = 0; // raised when a device is added
     this.filterCache = { query: null, version: -1, ids: [] };
@@ -94,6 +94,7 @@ export class Model {
     next.receivedAt = receivedAt;
     if (!cur) {
       next.history = [];
+      next.past = {};
       record(next, null);
       this.devices.set(next.id, next);
       this.insertId(next.id);
@@ -101,9 +102,22 @@ export class Model {
       return 'added';
     }
     next.history = cur.history;
+    next.past = cur.past;
     record(next, cur);
     this.devices.set(next.id, next);
     return 'updated';
+  }
+
+  /**
+   * setPast keeps device id's recent history of metric from the API
+   * ({t, v} in time order), which the card's chart shows before the live
+   * points. It reports whether the device is known.
+   */
+  setPast(id, metric, points) {
+    const d = this.devices.get(id);
+    if (!d) return false;
+    d.past[metric] = points;
+    return true;
   }
 
   insertId(id) {

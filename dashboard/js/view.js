@@ -30,6 +30,7 @@ export class View {
     this.layoutDirty = true;
     this.frame = 0;
     this.lastUpdated = null;
+    this.onShown = null; // (ids, metric): cards shown, for their history
 
     this.els.search.addEventListener('input', () => {
       this.query = this.els.search.value;
@@ -38,16 +39,20 @@ export class View {
     });
     this.els.metric.addEventListener('change', () => {
       this.metric = this.els.metric.value;
+      this.onShown?.([...this.cards.keys()], this.metric);
       for (const id of this.cards.keys()) this.dirty.add(id);
       this.schedule();
     });
     this.els.prev.addEventListener('click', () => this.turn(-1));
     this.els.next.addEventListener('click', () => this.turn(1));
     // Canvas bitmaps follow their CSS size; redraw after a resize.
-    globalThis.addEventListener?.('resize', () => {
-      for (const id of this.cards.keys()) this.dirty.add(id);
-      this.schedule();
-    });
+    globalThis.addEventListener?.('resize', () => this.redrawAll());
+  }
+
+  /** redrawAll redraws every card shown, as after the grid was hidden. */
+  redrawAll() {
+    for (const id of this.cards.keys()) this.dirty.add(id);
+    this.schedule();
   }
 
   /** changed tells the view that devices ids changed, some of them new. */
@@ -110,8 +115,9 @@ export class View {
     }
     this.cards = cards;
     this.els.grid.replaceChildren(...[...cards.values()].map((c) => c.root));
-    // Drawn after insertion: a canvas has no size before it is laid out.
+    // Drawn after insertion: a chart has no size before it is laid out.
     for (const card of fresh) card.update(this.model.get(card.id), now, this.offlineMs, this.metric);
+    if (fresh.length > 0) this.onShown?.(fresh.map((c) => c.id), this.metric);
 
     const { prev, next, pageInfo, empty } = this.els;
     prev.disabled = this.page === 0;

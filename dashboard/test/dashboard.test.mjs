@@ -70,7 +70,7 @@ describe('dashboard', { skip: BASE === '' && 'ENVIROMON_URL is not set (the app 
       assert.equal(await field(page, id, 'pressure'), '1012.0 hPa');
       assert.equal(await field(page, id, 'status'), 'online');
     });
-    const points = await page.locator(`${cardSelector(id)} canvas`).getAttribute('data-points');
+    const points = await page.locator(`${cardSelector(id)} .spark`).getAttribute('data-points');
     assert.ok(Number(points) >= 2, `chart holds the live points, got ${points}`);
 
     // A device the app hears from by itself (its simulator) counts up on

@@ -8,6 +8,13 @@
 // GET /api/summary?offlineAfter= answers the fleet's figures as the app's
 // does (telemetry.Fleet), from the fake devices.
 //
+// GET /api/devices/{id}/history answers fixed, generated buckets (see
+// seedHistory: 1-minute buckets for the last 48 h and 1-hour buckets for 30
+// days before the server started, for the sim-* devices and with-light);
+// GET/PUT/DELETE /api/calibration/{id} keep calibrations and answer a value
+// the app's JSON decoder refuses (1e999, a string) with the app's 400 text;
+// GET /api/rejected lists the rejections.
+//
 // Env: PORT (0 = any), DEVICES (3), HUB (0|1), TICK_MS (simulator period,
 // 2000; 0 = no simulator), EXTRAS (1 adds awkward devices: 0 °C, markup id,
 // no readings, light, a long id). Dev-only routes: POST /dev/drop cuts the
@@ -43,6 +50,9 @@ export async function startDevServer(opts = {}) {
   };
   const devices = new Map();
   const cals = new Map();
+  const rejections = [];
+  const history = new Map(); // id → { '1m': { metric: points }, '1h': { … } }
+  const historyEnd = Math.floor(Date.now() / 60000) * 60000 + 60000; // the minute in progress has a bucket
   const hub = new FakeHub();
   let hubOn = o.hub;
 
@@ -59,6 +69,8 @@ export async function startDevServer(opts = {}) {
     ingest({ deviceId: 'a-very-long-device-identifier-without-any-spaces-0123456789abcdef', temperature: -5.25 });
     ingest({ deviceId: 'with-light', temperature: 999, messageId: 'bad-1' });
   }
+
+  for (const d of devices.values()) if (d.deviceId.startsWith('sim-') || d.deviceId === 'with-light') history.set(d.deviceId, seedHistory(d, historyEnd));
 
   // ingest applies one telemetry object as the app does: calibrate, then
   // validate; an invalid message counts as rejected and keeps its reason.
@@ -86,6 +98,8 @@ export async function startDevServer(opts = {}) {
     if (reason) {
       d.rejected++;
       d.lastRejection = reason;
+      rejections.push({ deviceId: id, messageId: m.messageId == null ? '' : String(m.messageId), reason, at: now });
+      if (rejections.length > 100) rejections.shift();
     } else {
       d.count++;
       Object.assign(d, out, { raw, light: typeof m.light === 'number' ? m.light : null, messageId: m.messageId == null ? '' : String(m.messageId) });
@@ -137,6 +151,13 @@ export async function startDevServer(opts = {}) {
       }
       return send(res, 200, fleetOf(devices.values(), Date.now(), offlineAfter));
     }
+    const hist = /^\/api\/devices\/([^/]+)\/history$/.exec(path);
+    if (hist && req.method === 'GET') return serveHistory(res, history.get(decodeURIComponent(hist[1])), decodeURIComponent(hist[1]), url.searchParams);
+    if (path === '/api/rejected' && req.method === 'GET') return send(res, 200, rejections);
+    if (path.startsWith('/api/calibration/') && req.method === 'GET') {
+      const id = decodeURIComponent(path.slice('/api/calibration/'.length));
+      return cals.has(id) ? send(res, 200, cals.get(id)) : send(res, 404, { error: `calibration ${JSON.stringify(id)}: not found` });
+    }
     if (path.startsWith('/api/devices/') && req.method === 'GET') {
       const d = devices.get(decodeURIComponent(path.slice('/api/devices/'.length)));
       return d ? send(res, 200, summary(d)) : send(res, 404, { error: 'device not found' });
@@ -153,8 +174,12 @@ export async function startDevServer(opts = {}) {
       return send(res, 200, results);
     }
     if (path.startsWith('/api/calibration/') && req.method === 'PUT') {
-      cals.set(decodeURIComponent(path.slice('/api/calibration/'.length)), JSON.parse(await readBody(req)));
-      return send(res, 200, {});
+      const text = await readBody(req);
+      const refused = refusedCalibration(text);
+      if (refused) return send(res, 400, { error: `bad request: calibration must be a JSON object of finite numbers: ${refused}` });
+      const body = Object.fromEntries(calFields.map((k) => [k, JSON.parse(text)[k] ?? null]));
+      cals.set(decodeURIComponent(path.slice('/api/calibration/'.length)), body);
+      return send(res, 200, body);
     }
     if (path.startsWith('/api/calibration/') && req.method === 'DELETE') {
       cals.delete(decodeURIComponent(path.slice('/api/calibration/'.length)));
@@ -187,6 +212,8 @@ export async function startDevServer(opts = {}) {
   return {
     url,
     devices,
+    history,
+    cals,
     hub,
     close: () =>
       new Promise((resolve) => {
@@ -196,6 +223,79 @@ export async function startDevServer(opts = {}) {
         server.close(resolve);
       }),
   };
+}
+
+const calFields = ['temperatureSlope', 'temperatureYIntercept', 'humiditySlope', 'humidityYIntercept', 'pressureSlope', 'pressureYIntercept'];
+
+// refusedCalibration returns the message of Go's encoding/json for a PUT
+// body the app's decoder refuses (DisallowUnknownFields, float64 fields),
+// for the cases the dashboard's tests send, or ''.
+function refusedCalibration(text) {
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return 'invalid character in JSON';
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'json: cannot unmarshal into Go value of type api.calibrationBody';
+  for (const [k, v] of Object.entries(body)) {
+    if (!calFields.includes(k)) return `json: unknown field ${JSON.stringify(k)}`;
+    if (v === null) continue;
+    if (typeof v !== 'number') return `json: cannot unmarshal ${typeof v} into Go struct field calibrationBody.${k} of type float64`;
+    if (!Number.isFinite(v)) {
+      const raw = new RegExp(`"${k}"\\s*:\\s*([-0-9.eE+]+)`).exec(text)?.[1] ?? String(v);
+      return `json: cannot unmarshal number ${raw} into Go struct field calibrationBody.${k} of type float64`;
+    }
+  }
+  return '';
+}
+
+// The history fixture: smooth daily curves, generated once per device from
+// its index, so a test can predict every bucket. Not the app's bucketing:
+// buckets are made up, not computed from readings.
+// Each curve swings around the device's first reading, ending near it.
+const seedMetrics = { temperature: [4, 0.4], humidity: [10, 1.5], pressure: [5, 0.3], light: [250, 20] };
+
+/** seedHistory returns the fixed buckets of device d (as first ingested) before end (ms, a whole minute). */
+export function seedHistory(d, end) {
+  const out = { '1m': {}, '1h': {} };
+  for (const [metric, [swing, spread]] of Object.entries(seedMetrics)) {
+    const base = d[metric];
+    if (base === null) continue;
+    for (const [step, stepMs, count] of [['1m', 60e3, 48 * 60], ['1h', 3600e3, 30 * 24]]) {
+      const first = Math.floor(end / stepMs) * stepMs - count * stepMs;
+      const pts = [];
+      for (let i = 0; i < count; i++) {
+        const t = first + i * stepMs;
+        const avg = round2(base + swing * Math.sin((2 * Math.PI * (end - t)) / 86400e3));
+        pts.push({ t: new Date(t).toISOString().replace('.000Z', 'Z'), min: round2(avg - spread), avg, max: round2(avg + spread), n: 6 });
+      }
+      out[step][metric] = pts;
+    }
+  }
+  return out;
+}
+
+const round2 = (v) => Math.round(v * 100) / 100;
+const maxSpan = { '1m': 48 * 3600e3, '1h': 31 * 24 * 3600e3 };
+
+// serveHistory answers GET /api/devices/{id}/history as the app's
+// contract says: the buckets with from <= t < to, in time order; a 400 for
+// a bad metric, step or range.
+function serveHistory(res, h, id, q) {
+  const metric = q.get('metric');
+  const step = q.get('step');
+  const from = Date.parse(q.get('from') ?? '');
+  const to = Date.parse(q.get('to') ?? '');
+  if (!(metric in seedMetrics)) return send(res, 400, { error: `invalid history query: unknown metric ${JSON.stringify(metric)}` });
+  if (!(step in maxSpan)) return send(res, 400, { error: `invalid history query: step must be 1m or 1h, not ${JSON.stringify(step)}` });
+  if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to) return send(res, 400, { error: 'invalid history query: from and to must be RFC 3339 times, from before to' });
+  if (to - from > maxSpan[step]) return send(res, 400, { error: `invalid history query: a query with step ${step} spans at most ${step === '1m' ? '48h' : '744h'}` });
+  const points = (h?.[step]?.[metric] ?? []).filter((p) => {
+    const t = Date.parse(p.t);
+    return t >= from && t < to;
+  });
+  return send(res, 200, { deviceId: id, metric, step, points });
 }
 
 async function serveFile(path, res) {

@@ -206,3 +206,63 @@ describe('readSettings', () => {
     assert.deepEqual(settings, { apiBase: 'http://127.0.0.1:9', offlineAfterSeconds: 5, pageSize: 7 });
   });
 });
+
+describe('device page helpers', async () => {
+  const { CSV_HEADER, columns, csvName, normalizePoints, rangeQuery, toCSV } = await import('../js/history.js');
+  const { deviceHref, parseRoute } = await import('../js/route.js');
+  const { calibrationBody, fieldOf } = await import('../js/calibration.js');
+
+  test('rangeQuery ends at the next whole step and asks for the step of its range', () => {
+    const now = Date.parse('2026-11-30T05:17:19.500Z');
+    assert.deepEqual(rangeQuery('1h', now), { from: '2026-11-30T04:18:00Z', to: '2026-11-30T05:18:00Z', step: '1m' });
+    assert.deepEqual(rangeQuery('24h', now), { from: '2026-11-29T05:18:00Z', to: '2026-11-30T05:18:00Z', step: '1m' });
+    assert.deepEqual(rangeQuery('7d', now), { from: '2026-11-23T06:00:00Z', to: '2026-11-30T06:00:00Z', step: '1h' });
+  });
+
+  test('columns break the line over a gap, and normalizePoints drops bad points', () => {
+    const points = normalizePoints({
+      points: [
+        { t: '2026-11-30T05:03:00Z', min: 3, avg: 3, max: 3, n: 1 },
+        { t: '2026-11-30T05:00:00Z', min: 1, avg: 2, max: 3, n: 2 },
+        { t: 'bad', min: 1, avg: 1, max: 1, n: 1 },
+        { t: '2026-11-30T05:01:00.123456789Z', min: 1, avg: 1, max: 1, n: 1 },
+      ],
+    });
+    assert.equal(points.length, 3);
+    const [x, min, avg] = columns(points, 60e3);
+    assert.deepEqual(avg, [2, 1, null, 3]);
+    assert.equal(x[2], Date.parse('2026-11-30T05:01:00.123Z') / 1000 + 60);
+    assert.deepEqual(min, [1, 1, null, 3]);
+  });
+
+  test('toCSV writes one header row and one row per bucket and metric, in time order', () => {
+    const t0 = Date.parse('2026-11-30T05:00:00Z');
+    const csv = toCSV({
+      pressure: [{ t: t0, min: 1000, avg: 1001.5, max: 1003, n: 4 }],
+      temperature: [{ t: t0, min: -1.5, avg: 0, max: 2, n: 4 }, { t: t0 + 60e3, min: 1, avg: 1, max: 1, n: 1 }],
+    });
+    assert.equal(csv, [CSV_HEADER, '2026-11-30T05:00:00Z,temperature,-1.5,0,2,4', '2026-11-30T05:00:00Z,pressure,1000,1001.5,1003,4', '2026-11-30T05:01:00Z,temperature,1,1,1,1', ''].join('\r\n'));
+    assert.equal(toCSV({}), `${CSV_HEADER}\r\n`);
+    assert.equal(csvName('a/b <c>', '24h', '2026-11-30T05:18:00Z'), 'a_b_c_-24h-2026-11-30T051800Z.csv');
+  });
+
+  test('routes: the fleet, or a device whose id may hold any character', () => {
+    assert.deepEqual(parseRoute(''), { view: 'fleet' });
+    assert.deepEqual(parseRoute('#/'), { view: 'fleet' });
+    assert.deepEqual(parseRoute('#/devices/'), { view: 'fleet' });
+    assert.deepEqual(parseRoute('#/devices/%E0%A4%A'), { view: 'fleet' });
+    for (const id of ['sim-001', 'a/b?c#d', '<img src=x>', 'ü 1']) assert.deepEqual(parseRoute(deviceHref(id)), { view: 'device', id });
+  });
+
+  test('calibrationBody sends numbers as typed, leaves empty fields out, and catches non-numbers', () => {
+    assert.deepEqual(calibrationBody({ temperatureSlope: ' 1.5 ', humiditySlope: '', pressureYIntercept: '1e999' }), { body: '{"temperatureSlope":1.5,"pressureYIntercept":1e999}' });
+    assert.deepEqual(calibrationBody({}), { body: '{}' });
+    assert.deepEqual(Object.keys(calibrationBody({ humiditySlope: '1,5', pressureSlope: 'NaN' }).errors), ['humiditySlope', 'pressureSlope']);
+  });
+
+  test('fieldOf finds the field an API error names', () => {
+    assert.equal(fieldOf('invalid calibration: temperatureYIntercept is not a finite number'), 'temperatureYIntercept');
+    assert.equal(fieldOf('bad request: calibration must be a JSON object of finite numbers: json: cannot unmarshal number 1e999 into Go struct field calibrationBody.humiditySlope of type float64'), 'humiditySlope');
+    assert.equal(fieldOf('bad request: one JSON object expected'), '');
+  });
+});

@@ -60,6 +60,9 @@ type infra struct {
 	// startBroker starts the embedded broker with the device registry
 	// (embedded mode, with -broker).
 	startBroker func(reg *registry.Registry) error
+	// openOutput opens another output binding by component name (the
+	// alerts'); nil, nil when embedded mode finds no such component.
+	openOutput func(ctx context.Context, name string) (notify.Invoker, error)
 	// startInput starts in-process input delivery (embedded mode).
 	startInput func(ctx context.Context, handle func(context.Context, pipeline.Message) error) error
 }
@@ -121,7 +124,15 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 			return a, err
 		}
 		a.goRun("notifier", func() error { return a.notifier.Run(runCtx) })
-		opts = append(opts, pipeline.WithNotifier(a.notifier))
+	}
+	alerts, feed, err := a.startAlerts(runCtx, cfg, in, store, live) // alerts.go
+	if err != nil {
+		return a, err
+	}
+	if a.notifier != nil {
+		opts = append(opts, pipeline.WithNotifier(notifiers{a.notifier, feed}))
+	} else {
+		opts = append(opts, pipeline.WithNotifier(feed))
 	}
 	if cfg.Pipeline.Lanes == 0 {
 		cfg.Pipeline.Lanes = lanesFor(in.storeType)
@@ -138,7 +149,7 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	}
 
 	deps := api.Deps{
-		Ingest: a.proc, Devices: a.proc, Calibrations: a.proc, Log: log, AllowedOrigins: cfg.CORSOrigins,
+		Ingest: a.proc, Devices: a.proc, Calibrations: a.proc, Alerts: alerts, Log: log, AllowedOrigins: cfg.CORSOrigins,
 		Metrics: obs.metrics, Tracing: obs.provider(),
 		Ready: map[string]api.Check{"state": func(ctx context.Context) error {
 			_, err := in.store.BulkGet(ctx, []string{"readiness-probe"})

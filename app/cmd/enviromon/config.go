@@ -27,6 +27,7 @@ type config struct {
 	InputBinding  string // component names, never types
 	StateStore    string
 	OutputBinding string // "" for no live notifications
+	AlertsOutput  string // output binding alerts go to; "" to log them
 	SignalRLocal  string // address of the in-process local SignalR service; "" for none
 	NotifyRate    int    // live update sends per second at most
 	CORSOrigins   []string
@@ -80,6 +81,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&c.InputBinding, "input", "INPUT", "input binding component name")
 	str(&c.StateStore, "state", "STATE", "state store component name")
 	str(&c.OutputBinding, "output", "OUTPUT", "SignalR output binding component name; empty for none")
+	str(&c.AlertsOutput, "alerts-output", "ALERTS_OUTPUT", "output binding component name alert raises and clears go to (operation create, the alert as JSON), e.g. alerts with components/examples/alerts-webhook.yaml; empty to log them")
 	str(&c.SignalRLocal, "signalr-local", "SIGNALR_LOCAL", "run the local SignalR service in-process on this address; empty for none (Azure)")
 	str(&origins, "cors-origins", "CORS_ORIGINS", "comma-separated origins allowed to call the API and the local SignalR service (a dashboard hosted elsewhere); never *")
 	str(&c.AuthIssuer, "auth-issuer", "AUTH_ISSUER", "OIDC issuer whose bearer tokens writes and negotiate need, e.g. https://login.microsoftonline.com/{tenant id}/v2.0; empty: writes open, allowed only on a loopback -addr")
@@ -100,6 +102,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&p.Lanes, "lanes", p.Lanes, "parallel committers; 0 picks by state store: 1 for state.sqlite, whose writers take turns, else 4 (env ENVIROMON_LANES)")
 	fs.IntVar(&p.DedupWindow, "dedup-window", p.DedupWindow, "message ids remembered per device (env ENVIROMON_DEDUP_WINDOW)")
 	fs.DurationVar(&p.CalibrationTTL, "calibration-ttl", p.CalibrationTTL, "how long a cached calibration is used (env ENVIROMON_CALIBRATION_TTL)")
+	fs.DurationVar(&p.HistoryMinutes, "history-minutes", p.HistoryMinutes, "how long 1-minute history buckets are kept; 0 keeps hour buckets only (env ENVIROMON_HISTORY_MINUTES)")
+	fs.DurationVar(&p.HistoryHours, "history-hours", p.HistoryHours, "how long 1-hour history buckets are kept; 0 keeps no history (env ENVIROMON_HISTORY_HOURS)")
 	fs.Var(&limitsFlag{l: &p.Limits}, "limits", "accepted ranges, e.g. temperature=-40..80,humidity=0..100,pressure=600..1600 (env ENVIROMON_LIMITS)")
 
 	// Environment first, flags over it: every flag has an ENVIROMON_ twin.
@@ -182,6 +186,9 @@ func (c config) validate() error {
 	if c.Pipeline.MaxBatch <= 0 || c.Pipeline.DedupWindow <= 0 {
 		errs = append(errs, errors.New("batch-max and dedup-window must be positive"))
 	}
+	if c.Pipeline.HistoryMinutes < 0 || c.Pipeline.HistoryHours < 0 || c.Pipeline.HistoryMinutes > c.Pipeline.HistoryHours {
+		errs = append(errs, errors.New("history-minutes and history-hours must not be negative (0: off), and history-minutes must not exceed history-hours"))
+	}
 	if c.Pipeline.Lanes < 0 {
 		errs = append(errs, errors.New("lanes must not be negative (0: by state store)"))
 	}
@@ -234,10 +241,11 @@ func (f *limitsFlag) Set(s string) error {
 // resolve theirs from the environment) and is logged once at start.
 func (c config) logValue() []any {
 	return []any{"addr", c.Addr, "sidecar", c.sidecar, "appID", c.AppID, "components", c.Components, "data", c.DataDir,
-		"broker", c.BrokerAddr, "hubHost", c.HubHost, "brokerTLSAddr", c.BrokerTLSAddr, "brokerTLSCert", c.BrokerTLSCert, "input", c.InputBinding, "state", c.StateStore, "output", c.OutputBinding,
+		"broker", c.BrokerAddr, "hubHost", c.HubHost, "brokerTLSAddr", c.BrokerTLSAddr, "brokerTLSCert", c.BrokerTLSCert, "input", c.InputBinding, "state", c.StateStore, "output", c.OutputBinding, "alertsOutput", c.AlertsOutput,
 		"signalrLocal", c.SignalRLocal, "notifyRate", c.NotifyRate, "corsOrigins", c.CORSOrigins,
 		"authIssuer", c.AuthIssuer, "authAudience", c.AuthAudience, "authRole", c.AuthRole, "connectSrc", c.ConnectSrc,
 		"trustedProxies", c.TrustedProxies, "negotiatePerMinute", c.NegotiatePerMinute,
 		"simulate", c.Simulate, "batchWindow", c.Pipeline.Window, "batchMax", c.Pipeline.MaxBatch,
-		"lanes", c.Pipeline.Lanes, "dedupWindow", c.Pipeline.DedupWindow, "limits", (&limitsFlag{l: &c.Pipeline.Limits}).String()}
+		"lanes", c.Pipeline.Lanes, "dedupWindow", c.Pipeline.DedupWindow,
+		"historyMinutes", c.Pipeline.HistoryMinutes, "historyHours", c.Pipeline.HistoryHours, "limits", (&limitsFlag{l: &c.Pipeline.Limits}).String()}
 }

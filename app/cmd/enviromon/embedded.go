@@ -104,6 +104,23 @@ func (a *app) openEmbedded(ctx context.Context, cfg config, getenv func(string) 
 		}
 	}
 
+	in.openOutput = func(ctx context.Context, name string) (notify.Invoker, error) {
+		c, err := find(name)
+		if err != nil {
+			a.log.Warn("no alerts output component", "err", err)
+			return nil, nil
+		}
+		out, err := inprocess.OpenOutput(ctx, c, a.log, opts...)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, namedCloser{name + " output binding", out.Close})
+		return notify.InvokerFunc(func(ctx context.Context, op string, data []byte, md map[string]string) ([]byte, error) {
+			resp, _, err := out.Invoke(ctx, op, data, md)
+			return resp, err
+		}), nil
+	}
+
 	inComp, err := find(cfg.InputBinding)
 	if err != nil {
 		return in, err

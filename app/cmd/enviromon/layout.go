@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/enviromon/enviromon/app/alert"
 	"github.com/enviromon/enviromon/app/component"
 	"github.com/enviromon/enviromon/app/pipeline"
 )
@@ -12,6 +13,10 @@ import (
 // Storage partition. daprd cannot tell: it stores whatever it is given.
 func checkKeyLayout(c component.Component, appID, namespace string) error {
 	devices, shared := pipeline.SampleKeys("device-a", "device-b")
+	for i, id := range []string{"device-a", "device-b"} { // the alerts' keys (app/alert)
+		devices[i] = append(devices[i], alert.StateKey("rule", id))
+	}
+	shared = append(shared, alert.RulesKey, alert.ListKey, alert.RuleKey("rule"))
 	if err := c.CheckKeyLayout(appID, namespace, component.KeySample{Devices: devices, Shared: shared}); err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/enviromon/enviromon/app/dapr"
+	"github.com/enviromon/enviromon/app/notify"
 	"github.com/enviromon/enviromon/app/pipeline"
 )
 
@@ -45,6 +46,7 @@ func (a *app) openSidecar(ctx context.Context, cfg config, getenv func(string) s
 	if cfg.OutputBinding != "" {
 		in.output = dapr.NewOutput(c, cfg.OutputBinding)
 	}
+	in.openOutput = func(_ context.Context, name string) (notify.Invoker, error) { return dapr.NewOutput(c, name), nil }
 	in.routes = func(r *gin.Engine, handle func(context.Context, pipeline.Message) error) {
 		dapr.InputRoute(r, cfg.InputBinding, handle, dapr.WithAppToken(appToken))
 	}
