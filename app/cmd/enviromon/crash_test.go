@@ -69,6 +69,14 @@ func TestKilledAppLosesNothing(t *testing.T) {
 	stats := <-done
 	require.Zero(t, stats.Total.Failures+stats.Total.Cancelled, stats.String())
 
+	requireCounted(t, base, stats, 30*time.Second, "after two kills")
+	_ = os.Remove(bin)
+}
+
+// requireCounted waits up to limit for the app at base to hold exactly the
+// valid and invalid messages stats says were acknowledged, per device.
+func requireCounted(t *testing.T, base string, stats sim.Stats, limit time.Duration, when string) {
+	t.Helper()
 	want := func() bool {
 		got := getDevices(t, base)
 		for id, c := range stats.Devices {
@@ -78,12 +86,12 @@ func TestKilledAppLosesNothing(t *testing.T) {
 		}
 		return true
 	}
-	require.Eventually(t, want, 30*time.Second, 100*time.Millisecond, "counts after two kills differ from the acknowledged messages: %s", stats.String())
+	require.Eventually(t, want, limit, 100*time.Millisecond, "counts %s differ from the acknowledged messages: %s", when, stats.String())
 	got := getDevices(t, base)
 	for id, c := range stats.Devices {
 		assert.Equal(t, int64(c.Valid), got[id].Count, id)
+		assert.Equal(t, int64(c.Invalid), got[id].Rejected, id)
 	}
-	_ = os.Remove(bin)
 }
 
 // publishMQTT runs cfg against the broker on port in the background, for at

@@ -93,21 +93,7 @@ func TestFaultDiskFull(t *testing.T) {
 
 	stats := <-done
 	require.Zero(t, stats.Total.Failures+stats.Total.Cancelled+stats.Total.Rejected, stats.String())
-	want := func() bool {
-		got := getDevices(t, base)
-		for id, c := range stats.Devices {
-			if got[id].Count != int64(c.Valid) || got[id].Rejected != int64(c.Invalid) {
-				return false
-			}
-		}
-		return true
-	}
-	require.Eventually(t, want, 60*time.Second, 100*time.Millisecond, "counts after the full disk differ from the acknowledged messages: %s", stats.String())
-	got := getDevices(t, base)
-	for id, c := range stats.Devices {
-		assert.Equal(t, int64(c.Valid), got[id].Count, id)
-		assert.Equal(t, int64(c.Invalid), got[id].Rejected, id)
-	}
+	requireCounted(t, base, stats, 60*time.Second, "after the full disk")
 	t.Logf("%s; every acknowledged message counted once after space returned", stats)
 }
 
