@@ -44,7 +44,7 @@ func TestFaultKilledSidecarApp(t *testing.T) {
 	<-r.app.done
 	killed := time.Now()
 	t.Logf("app killed after %d readings counted", before)
-	explainOnFailure(t, book, st, r.base, cfg, killed)
+	explainOnFailure(t, book, st, cfg, killed)
 
 	time.Sleep(2 * time.Second) // deliveries fail meanwhile; daprd retries them
 	r.app = startProc(t, r.appSpec)
@@ -81,7 +81,7 @@ func TestFaultBrokerRestart(t *testing.T) {
 	st.broker.stop()
 	stopped := time.Now()
 	t.Logf("broker stopped after %d readings counted", before)
-	explainOnFailure(t, book, st, r.base, cfg, stopped)
+	explainOnFailure(t, book, st, cfg, stopped)
 
 	time.Sleep(2 * time.Second)
 	started := time.Now()
@@ -149,7 +149,7 @@ func TestFaultReplicaKilled(t *testing.T) {
 		<-p.done
 	}
 	killed := time.Now()
-	explainOnFailure(t, book, st, a.base, cfg, killed)
+	explainOnFailure(t, book, st, cfg, killed)
 	survivor := metrics(t, a.base)["enviromon_readings_accepted_total"]
 	t.Logf("replica b killed; a had counted %d", survivor)
 
@@ -214,7 +214,7 @@ func settleBoth(t *testing.T, st *stack, r *replica, want map[string]counts) tim
 // explainOnFailure logs, if the test fails, which acknowledged messages the
 // store does not hold, and the dead letters that are not invalid readings,
 // with times from the fault.
-func explainOnFailure(t *testing.T, book *ledger, st *stack, base string, cfg sim.Config, fault time.Time) {
+func explainOnFailure(t *testing.T, book *ledger, st *stack, cfg sim.Config, fault time.Time) {
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
