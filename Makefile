@@ -67,6 +67,14 @@ bench: tools build dashboard azurite
 		-command "go test -tags e2e -run '^\$$' -bench . -benchtime 1x -count $(BENCH_COUNT) ./app/e2e/" \
 		-command "go test -run '^\$$' -bench BenchmarkPublish -benchtime 2s -count $(BENCH_COUNT) ./app/broker/"
 
+## bench-history: the ingest cost of history, the embedded app with history on against off (BenchmarkHistory, 1,000 devices), $(BENCH_COUNT) runs; rewrites README's bench-history block
+.PHONY: bench-history
+bench-history:
+	$(GO) test -tags e2e -run '^$$' -bench '^BenchmarkHistory$$' -benchtime 1x -count $(BENCH_COUNT) -timeout 60m ./app/e2e/ | tee bench-history.out
+	$(GO) run ./app/cmd/benchreport -in bench-history.out -readme README.md -block bench-history -measured-only -profiles '' -runs '$(BENCH_COUNT) runs' \
+		-command 'make bench-history   # BENCH_COUNT=$(BENCH_COUNT)' \
+		-command "go test -tags e2e -run '^\$$' -bench '^BenchmarkHistory\$$' -benchtime 1x -count $(BENCH_COUNT) ./app/e2e/"
+
 ## bench-micro: the packages' own benchmarks (decode, pipeline, broker), 6 runs each for benchstat
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 -benchtime $(BENCHTIME) ./... | tee bench-micro.out
@@ -115,9 +123,10 @@ test-faults: tools build dashboard azurite
 	$(GO) test -tags faults -count=1 -v -run 'TestKilledAppLosesNothing|TestFaultDiskFull' ./app/cmd/enviromon/
 
 ## test-faults-open: the open fault case, the app beside daprd killed, ten times (see README, Faults)
+OPEN_COUNT ?= 10
 test-faults-open: tools build dashboard azurite
 	DAPR_RUNTIME_PATH="$$(DAPR_VERSION='$(DAPR_VERSION)' TOOLS_DIR='$(TOOLS_DIR)' ./.ci/tools.sh --print-path)" \
-		$(GO) test -tags 'e2e faults' -count=10 -v -timeout 40m -run '^TestFaultKilledSidecarApp$$' $(E2EFLAGS) ./app/e2e/
+		$(GO) test -tags 'e2e faults' -count=$(OPEN_COUNT) -v -timeout 80m -run '^TestFaultKilledSidecarApp$$' $(E2EFLAGS) ./app/e2e/
 
 # End-to-end suite against real daprd (app/e2e, build tag e2e): mosquitto,
 # Azurite / SQLite / Redis, signalr-local, the official SignalR client, two

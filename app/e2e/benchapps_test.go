@@ -28,8 +28,9 @@ import (
 
 // startEmbedded runs the app as `make run` does (components/embedded: the
 // embedded broker, SQLite, the local SignalR service), on free ports and
-// with its data under dir.
-func startEmbedded(t testing.TB, dir string) appEndpoint {
+// with its data under dir. args add flags after BENCH_APP_ARGS, so that a
+// benchmark comparing two settings keeps its own.
+func startEmbedded(t testing.TB, dir string, args ...string) appEndpoint {
 	t.Helper()
 	ports := freePorts(t, 4)
 	addr, brokerAddr, signalrAddr, pprofAddr := "127.0.0.1:"+ports[0], "127.0.0.1:"+ports[1], "127.0.0.1:"+ports[2], "127.0.0.1:"+ports[3]
@@ -43,7 +44,7 @@ func startEmbedded(t testing.TB, dir string) appEndpoint {
 	p := startProc(t, procSpec{name: "enviromon embedded", bin: tools.enviromon, dir: dir, env: childEnv(),
 		args: append([]string{"-mode", "embedded", "-addr", addr, "-components", comps, "-data", data,
 			"-broker", brokerAddr, "-signalr-local", signalrAddr, "-dashboard", "", "-log-level", "warn", "-pprof", pprofAddr},
-			strings.Fields(os.Getenv("BENCH_APP_ARGS"))...)})
+			append(strings.Fields(os.Getenv("BENCH_APP_ARGS")), args...)...)})
 	base := "http://" + addr
 	require.NoError(t, p.waitFor("ready app", 30*time.Second, statusIs(base+"/readyz", http.StatusOK)))
 	return appEndpoint{base: base, pid: p.cmd.Process.Pid, mqttURL: "tcp://" + brokerAddr, pprof: pprofAddr}

@@ -25,9 +25,11 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
 	in := fs.String("in", "bench.out", "go test -bench output")
-	readme := fs.String("readme", "README.md", "file whose bench block is rewritten")
+	readme := fs.String("readme", "README.md", "file whose block is rewritten")
+	block := fs.String("block", "bench", "the README block to rewrite, <!-- BLOCK:begin … --> … <!-- BLOCK:end -->, written by make BLOCK")
+	measuredOnly := fs.Bool("measured-only", false, "list only the targets of the benchmarks that ran (for a block that runs some of them)")
 	runs := fs.String("runs", "the runs", "how many runs each figure summarises, for the text")
-	profiles := fs.String("profiles", "test-artifacts/profiles", "folder of CPU profiles (*.pprof) to name the top costs of")
+	profiles := fs.String("profiles", "test-artifacts/profiles", "folder of CPU profiles (*.pprof) to name the top costs of; empty: none")
 	var commands multi
 	fs.Var(&commands, "command", "a command that produced the figures (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -46,18 +48,23 @@ func run(args []string) error {
 		return fmt.Errorf("%s holds no benchmark results", *in)
 	}
 	h := header{
-		date:     time.Now().UTC().Format("2006-01-02"),
-		machine:  machine(res.cpu),
-		versions: versions(),
-		commands: commands,
-		runs:     *runs,
+		by:           "make " + *block,
+		measuredOnly: *measuredOnly,
+		date:         time.Now().UTC().Format("2006-01-02"),
+		machine:      machine(res.cpu),
+		versions:     versions(),
+		commands:     commands,
+		runs:         *runs,
 	}
-	body := render(res, h) + topCosts(*profiles)
+	body := render(res, h)
+	if *profiles != "" {
+		body += topCosts(*profiles)
+	}
 	doc, err := os.ReadFile(*readme)
 	if err != nil {
 		return err
 	}
-	out, err := splice(string(doc), body)
+	out, err := splice(string(doc), *block, body)
 	if err != nil {
 		return err
 	}

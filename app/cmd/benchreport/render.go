@@ -56,6 +56,14 @@ var tables = []table{
 			{"msgs/s", "known devices msgs/s"}, {"page-rss-mb", "RSS after paging all, MB"}},
 	},
 	{
+		title:  "Ingest cost of history",
+		prefix: "BenchmarkHistory/",
+		note: "Two embedded apps side by side in the same run: history on (the defaults: 1-minute buckets for 48 h, 1-hour buckets for 30 days) and off (`-history-hours 0 -history-minutes 0`), " +
+			"measured on, off, off, on (or the reverse) in each run with the same load over the same devices. Writes/msg: records written per message counted (device and history records).",
+		columns: []column{{"msgs/s", "history on/s"}, {"history-off-msgs/s", "history off/s"}, {"x-history-off", "on ÷ off"},
+			{"writes/msg", "writes/msg on"}, {"history-off-writes/msg", "writes/msg off"}},
+	},
+	{
 		title:   "Embedded broker alone",
 		prefix:  "BenchmarkPublish/",
 		note:    "app/broker: QoS 1 publishes acknowledged per second, one subscriber acknowledging; durable = on disk before PUBACK.",
@@ -90,6 +98,7 @@ var targets = []target{
 	{label: "fan-out p99 ≤ 250 ms", name: "BenchmarkFanout", unit: "p99-ms", limit: 250},
 	{label: "fan-out: no client dropped", name: "BenchmarkFanout", unit: "dropped-clients", limit: 0},
 	{label: "≤ 2 KB resident per device", name: "BenchmarkScale/devices=100000", unit: "rss-bytes/device", limit: 2048},
+	{label: "history on ≥ 0.85 × history off (1,000 devices)", name: "BenchmarkHistory/devices=1000", unit: "x-history-off", atLeast: true, limit: 0.85},
 }
 
 // check returns the target's figure and whether it is met; ok is false
@@ -115,15 +124,19 @@ func (t target) check(r *results) (figure float64, met, ok bool) {
 
 // header is what the section says about where the figures come from.
 type header struct {
+	by                      string // the command that writes the section: make bench
 	date, machine, versions string
 	commands                []string
 	runs                    string
+	// measuredOnly leaves out the targets of benchmarks that did not run,
+	// for a section that runs some of them.
+	measuredOnly bool
 }
 
 // render writes the Performance section's body.
 func render(r *results, h header) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Written by `make bench` on %s. Machine: %s. %s.\n\n", h.date, h.machine, h.versions)
+	fmt.Fprintf(&b, "Written by `%s` on %s. Machine: %s. %s.\n\n", h.by, h.date, h.machine, h.versions)
 	fmt.Fprintf(&b, "Each figure is the median of %s, with the smallest and largest in brackets; every ratio is taken between a path and its ceiling measured right before it, in the same run. Commands:\n\n```sh\n", h.runs)
 	for _, c := range h.commands {
 		b.WriteString(c + "\n")
@@ -132,6 +145,9 @@ func render(r *results, h header) string {
 
 	b.WriteString("| target | median | met |\n|---|---|---|\n")
 	for _, t := range targets {
+		if h.measuredOnly && !r.ran(t.name) {
+			continue
+		}
 		fig, met, ok := t.check(r)
 		switch {
 		case !ok:
@@ -175,18 +191,19 @@ func render(r *results, h header) string {
 	return b.String()
 }
 
-// Markers around the generated part of the README.
-const (
-	beginMarker = "<!-- bench:begin (written by make bench; do not edit) -->"
-	endMarker   = "<!-- bench:end -->"
-)
+// markers returns the comments around a generated block of the README,
+// which `make <block>` writes: <!-- bench:begin … --> … <!-- bench:end -->.
+func markers(block string) (begin, end string) {
+	return "<!-- " + block + ":begin (written by make " + block + "; do not edit) -->", "<!-- " + block + ":end -->"
+}
 
-// splice replaces what lies between the markers of doc with body.
-func splice(doc, body string) (string, error) {
-	i := strings.Index(doc, beginMarker)
-	j := strings.Index(doc, endMarker)
+// splice replaces what lies between the markers of block in doc with body.
+func splice(doc, block, body string) (string, error) {
+	begin, end := markers(block)
+	i := strings.Index(doc, begin)
+	j := strings.Index(doc, end)
 	if i < 0 || j < i {
-		return "", errors.New("README has no " + beginMarker + " … " + endMarker + " block")
+		return "", errors.New("README has no " + begin + " … " + end + " block")
 	}
-	return doc[:i+len(beginMarker)] + "\n" + body + doc[j:], nil
+	return doc[:i+len(begin)] + "\n" + body + doc[j:], nil
 }

@@ -97,6 +97,18 @@ func (r *results) get(name, unit string) (sample, bool) {
 	return *s, true
 }
 
+// ran reports whether benchmark name's top-level benchmark (the part
+// before the first /) reported anything.
+func (r *results) ran(name string) bool {
+	top, _, _ := strings.Cut(name, "/")
+	for _, n := range r.order {
+		if t, _, _ := strings.Cut(n, "/"); t == top {
+			return true
+		}
+	}
+	return false
+}
+
 // cell formats a sample as "median (min–max)", with the precision its size
 // deserves.
 func cell(s sample) string {
