@@ -56,9 +56,13 @@ export class Sparkline {
     }
     this.message.hidden = true;
     if (width === 0 || height === 0) return; // not laid out (hidden): drawn when shown
-    if (this.plot && this.metric !== metric) this.destroy();
+    // Point markers only while there are too few points for a line: a
+    // card drawn from its first reading gets its hour of history next.
+    const sparse = n < 3;
+    if (this.plot && (this.metric !== metric || this.sparse !== sparse)) this.destroy();
     if (!this.plot) {
       this.metric = metric;
+      this.sparse = sparse;
       this.plot = new uPlot(
         {
           width,
@@ -69,7 +73,7 @@ export class Sparkline {
           legend: { show: false },
           scales: { x: { time: false } },
           axes: [{ show: false }, { show: false }],
-          series: [{}, { stroke: colours[metric] ?? '#1971c2', width: 1.5, points: { show: n < 3 } }],
+          series: [{}, { stroke: colours[metric] ?? '#1971c2', width: 1.5, points: { show: sparse } }],
         },
         data,
         this.host,
