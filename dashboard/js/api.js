@@ -150,14 +150,37 @@ export async function fetchRejected(apiBase, id, signal) {
  * { ok: true, body } or { ok: false, status, error }: a refusal is an
  * answer to show, not an exception.
  */
-export async function putCalibration(apiBase, id, body, signal) {
-  const res = await fetch(`${apiBase}/api/calibration/${enc(id)}`, {
-    method: 'PUT',
-    cache: 'no-store',
-    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
-    body,
-    signal,
-  });
+export function putCalibration(apiBase, id, body, signal) {
+  return write('PUT', `${apiBase}/api/calibration/${enc(id)}`, body, signal);
+}
+
+/**
+ * fetchAlerts returns GET {apiBase}/api/alerts: the firing alerts and the
+ * recently cleared ones, as raw bodies (see alerts.js normalizeAlert), or
+ * null when the API has no alerts (404).
+ */
+export async function fetchAlerts(apiBase, signal) {
+  const body = await getJSON(`${apiBase}/api/alerts`, '/api/alerts', signal, true);
+  if (body !== null && !Array.isArray(body)) throw new Error('GET /api/alerts: not a JSON array');
+  return body;
+}
+
+/**
+ * ackAlert acknowledges the alert of rule on device with POST
+ * {apiBase}/api/alerts/{rule}/{device}/ack. It resolves as putCalibration
+ * does; body is the alert as acknowledged.
+ */
+export function ackAlert(apiBase, ruleId, deviceId, signal) {
+  return write('POST', `${apiBase}/api/alerts/${enc(ruleId)}/${enc(deviceId)}/ack`, undefined, signal);
+}
+
+// write sends a change and resolves to { ok: true, body } or
+// { ok: false, status, error }, error being the API's message when it
+// gave one.
+async function write(method, url, body, signal) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(url, { method, cache: 'no-store', headers, body, signal });
   let json = null;
   try {
     json = await res.json();

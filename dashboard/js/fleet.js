@@ -2,8 +2,11 @@
 // (telemetry.Fleet in the app). The server adds every device up, so the page
 // neither counts its device list nor needs all of it for these figures.
 // Online and offline change with the clock alone, so main.js refreshes them
-// on a timer as well as on every resync.
-import { integer, parseTime } from './format.js';
+// on a timer as well as on every resync. Active alerts is not a summary
+// figure: it counts the firing alerts of the page's alert list (alerts.js),
+// which the hub keeps current, so it has its own cell ([data-alerts]) and
+// its own state.
+import { MISSING, integer, parseTime } from './format.js';
 
 /** FIGURES are the figures shown, in order: the summary's key and a label. */
 export const FIGURES = Object.freeze([
@@ -55,7 +58,19 @@ export class FleetView {
   constructor(root) {
     this.root = root;
     this.cells = new Map([...root.querySelectorAll('[data-fleet]')].map((e) => [e.dataset.fleet, e]));
+    this.active = root.querySelector('[data-alerts="active"]');
     this.at = null; // when the figures shown were read
+  }
+
+  /**
+   * showAlerts puts n, the number of firing alerts, in the Active alerts
+   * figure; null when the alerts are unknown (not loaded, or no alerts API).
+   */
+  showAlerts(n) {
+    if (!this.active) return;
+    this.active.textContent = n === null ? MISSING : integer(n);
+    this.active.dataset.value = n === null ? '' : String(n);
+    this.active.classList.toggle('alert', n !== null && n > 0);
   }
 
   /** show puts fleet's figures on the page, as read at time at (ms). */

@@ -1,7 +1,8 @@
-// Entry point: reads the settings, loads the devices and the fleet's
-// figures, keeps the live connection and refreshes the clock-driven parts of
-// the page each second.
-import { coalesce, fetchDevices, fetchFleet, fetchHistory } from './api.js';
+// Entry point: reads the settings, loads the devices, the fleet's figures
+// and the alerts, keeps the live connection and refreshes the clock-driven
+// parts of the page each second.
+import { AlertsView, activeCount, mergeAlert, normalizeAlert, reconcile } from './alerts.js';
+import { ackAlert, coalesce, fetchAlerts, fetchDevices, fetchFleet, fetchHistory } from './api.js';
 import { DevicePage } from './device.js';
 import { normalizePoints, rangeQuery } from './history.js';
 import { FleetView } from './fleet.js';
@@ -33,13 +34,15 @@ const debug = {
   fleetRefreshes: 0,
   pastLoads: 0, // cards' last hours read from the history API
   pastFailures: 0,
+  alertRefreshes: 0, // GET /api/alerts reads that succeeded
+  alertEvents: 0, // "alert" invocations from the hub
   receipts: [], // { id, lastSeen, at } of the latest messages, at most 1000
 };
 debug.devicePage = devicePage;
 globalThis.__enviromon = debug;
 
 // standing notices stay shown; show adds the latest problem of each source
-// ('devices', 'fleet') to them, until that source works again.
+// ('devices', 'fleet', 'alerts') to them, until that source works again.
 const standing = [...problems];
 if (!globalThis.signalR) {
   standing.push('The SignalR client (vendor/signalr.min.js) is missing: run "node dashboard/build.mjs". Polling instead.');
@@ -102,8 +105,66 @@ function fleetDue() {
 }
 document.addEventListener('visibilitychange', fleetDue);
 
+// The alerts: GET /api/alerts at start, with every resync and after an
+// acknowledgement; in between, each raise and clear the hub sends on the
+// "alert" target is merged in. Active alerts in the fleet's figures is
+// the count of firing ones in this list.
+let alerts = [];
+const alertsView = new AlertsView(document.getElementById('alerts'), { onAck: acknowledge });
+debug.alerts = () => alerts;
+
+function showAlerts() {
+  alertsView.show(alerts, Date.now());
+  fleetView.showAlerts(activeCount(alerts));
+}
+
+const refreshAlerts = coalesce(async () => {
+  const started = Date.now();
+  try {
+    const body = await fetchAlerts(settings.apiBase, AbortSignal.timeout(fleetTimeoutMs));
+    show('alerts');
+    if (body === null) {
+      // An API without alerts (an older app): nothing to show.
+      alertsView.unavailable();
+      fleetView.showAlerts(null);
+      return;
+    }
+    alerts = reconcile(alerts, body.map(normalizeAlert).filter((a) => a !== null), started);
+    debug.alertRefreshes++;
+    showAlerts();
+  } catch (err) {
+    alertsView.stale();
+    show('alerts', `Could not load the alerts: ${err.message}`);
+  }
+});
+
+function onAlert(msg) {
+  debug.alertEvents++;
+  const now = Date.now();
+  for (const raw of parsePayload(msg)) {
+    const a = normalizeAlert(raw);
+    if (a !== null) alerts = mergeAlert(alerts, a, now);
+  }
+  showAlerts();
+}
+
+// acknowledge acknowledges a and shows the alert as the API answered it at
+// once, then re-reads the list: another viewer may have changed it.
+async function acknowledge(a) {
+  const res = await ackAlert(settings.apiBase, a.ruleId, a.deviceId, AbortSignal.timeout(fleetTimeoutMs));
+  if (!res.ok) return res;
+  const acked = normalizeAlert(res.body);
+  if (acked !== null) {
+    alerts = mergeAlert(alerts, acked, Date.now());
+    showAlerts();
+  }
+  refreshAlerts();
+  return res;
+}
+
 const resync = coalesce(async () => {
   const fleet = refreshFleet();
+  const listed = refreshAlerts();
   try {
     apply(await fetchDevices(settings.apiBase), false);
     debug.resyncs++;
@@ -111,7 +172,7 @@ const resync = coalesce(async () => {
   } catch (err) {
     show('devices', `Could not load devices: ${err.message}`);
   }
-  await fleet;
+  await Promise.all([fleet, listed]);
 });
 
 const live = new Live({
@@ -130,6 +191,9 @@ const live = new Live({
   resync,
 });
 debug.live = live;
+// Raises and clears come on a target of their own; Live's connection is
+// there only when the SignalR client is (else the polling resync reads them).
+live.connection?.on('alert', onAlert);
 
 show('devices');
 
@@ -192,4 +256,5 @@ live.start();
 setInterval(() => {
   view.tick();
   devicePage.tick();
+  alertsView.tick(Date.now());
 }, 1000);
