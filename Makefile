@@ -38,7 +38,12 @@ test-unit:
 
 ## test-dashboard: the dashboard's own tests (model, and the page against a fake API: 1,000 devices, paging, escaping, phone layout)
 test-dashboard: dashboard
-	cd dashboard && node --test test/model.test.mjs test/devserver.test.mjs test/api.test.mjs test/device.test.mjs
+	cd dashboard && node --test test/model.test.mjs test/devserver.test.mjs test/api.test.mjs test/device.test.mjs test/alerts.test.mjs
+
+.PHONY: fixtures
+## fixtures: rewrite dashboard/test/fixtures, the app's own answers to a fixed scenario (app/api TestFixtures, which every `go test` runs to check them)
+fixtures:
+	$(GO) test -count=1 -run '^TestFixtures$$' ./app/api/ -args -update-fixtures
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./app/telemetry/

@@ -1,38 +1,44 @@
-// fetchDevices against a real HTTP server that pages its answer the way the
-// Go API does: a JSON array per page, Link: <...>; rel="next" while more
-// remain. fetchFleet against servers answering GET /api/summary: one that
-// records what was asked, and the dev server's fake.
+// fetchDevices against a real HTTP server that pages the app's device list
+// the way the Go API does: a JSON array per page, Link: <...>; rel="next"
+// while more remain. fetchFleet against servers answering GET /api/summary:
+// one that records what was asked, and the dev server. The bodies are the
+// app's own (test/fixtures, written by `make fixtures`); the malformed ones
+// are hand-made from them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { fetchDevices, fetchFleet, nextPage, offlineAfterParam } from '../js/api.js';
-import { startDevServer } from './devserver.mjs';
+import { fetchCalibration, fetchDevice, fetchDevices, fetchFleet, fetchHistory, fetchRejected, nextPage, offlineAfterParam, putCalibration } from '../js/api.js';
+import { NOW, fixture, startDevServer } from './devserver.mjs';
 
-function pagingServer(ids, limitCap) {
+const listed = fixture('devices.json');
+const summary = fixture('summary.json');
+
+// pagingServer pages devices (sorted by id), at most limitCap a page.
+function pagingServer(devices, limitCap) {
   const requests = [];
   const server = http.createServer((req, res) => {
     const u = new URL(req.url, 'http://x');
     requests.push(u.pathname + u.search);
     const limit = Math.min(Number(u.searchParams.get('limit') || 1000), limitCap);
     const after = u.searchParams.get('cursor') ? Buffer.from(u.searchParams.get('cursor'), 'base64url').toString() : '';
-    const rest = ids.filter((id) => id > after);
+    const rest = devices.filter((d) => d.deviceId > after);
     const page = rest.slice(0, limit);
     if (rest.length > limit) {
-      const cursor = Buffer.from(page[page.length - 1]).toString('base64url');
+      const cursor = Buffer.from(page[page.length - 1].deviceId).toString('base64url');
       res.setHeader('Link', `</api/devices?limit=${limit}&cursor=${cursor}>; rel="next"`);
     }
     res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify(page.map((deviceId) => ({ deviceId }))));
+    res.end(JSON.stringify(page));
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, requests, base: `http://127.0.0.1:${server.address().port}` })));
 }
 
 test('fetchDevices follows every page', async () => {
-  const ids = Array.from({ length: 25 }, (_, i) => `dev-${String(i).padStart(3, '0')}`);
-  const { server, requests, base } = await pagingServer(ids, 10); // the server caps pages at 10
+  assert.equal(listed.length, 7);
+  const { server, requests, base } = await pagingServer(listed, 3); // the server caps pages at 3
   try {
     const got = await fetchDevices(base);
-    assert.deepEqual(got.map((d) => d.deviceId), ids);
+    assert.deepEqual(got, listed);
     assert.equal(requests.length, 3, `requests: ${requests.join(' ')}`);
   } finally {
     server.close();
@@ -59,14 +65,11 @@ function fixedServer(status, body) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, requests, base: `http://127.0.0.1:${server.address().port}` })));
 }
 
-// fleet is a body as the Go app writes telemetry.Fleet.
-const fleet = { devices: 1005, online: 1000, offline: 5, messages: 123456, rejected: 1, lastSeen: '2026-11-23T10:05:00.123456789Z' };
-
 test('fetchFleet asks for the page\'s offline threshold and reads the figures', async () => {
-  const { server, requests, base } = await fixedServer(200, fleet);
+  const { server, requests, base } = await fixedServer(200, summary);
   try {
     const got = await fetchFleet(base, 90);
-    assert.deepEqual(got, { devices: 1005, online: 1000, offline: 5, messages: 123456, rejected: 1, lastSeen: Date.parse('2026-11-23T10:05:00.123Z') });
+    assert.deepEqual(got, { ...summary, lastSeen: Date.parse(summary.lastSeen) });
     assert.deepEqual(requests, ['/api/summary?offlineAfter=90s']);
   } finally {
     server.close();
@@ -74,11 +77,12 @@ test('fetchFleet asks for the page\'s offline threshold and reads the figures', 
 });
 
 test('fetchFleet fails with the API\'s message, or on a body that is not a summary', async (t) => {
+  const refused = fixture('summary-refused.json')[0];
   const cases = [
-    { name: 'HTTP 400', status: 400, body: { error: 'bad request: offlineAfter must be a duration from 1s to 24h, such as 90s' }, want: /HTTP 400: bad request: offlineAfter must be/ },
+    { name: 'HTTP 400', status: refused.status, body: refused.body, want: `GET /api/summary: HTTP 400: ${refused.body.error}` },
     { name: 'HTTP 404 without JSON', status: 404, body: 'not found', want: /^GET \/api\/summary: HTTP 404$/ },
-    { name: 'markup for a figure', status: 200, body: { ...fleet, devices: '<img src=x onerror=alert(1)>' }, want: /not a fleet summary/ },
-    { name: 'a device list', status: 200, body: [{ deviceId: 'a' }], want: /not a fleet summary/ },
+    { name: 'markup for a figure', status: 200, body: { ...summary, devices: '<img src=x onerror=alert(1)>' }, want: /not a fleet summary/ },
+    { name: 'a device list', status: 200, body: listed, want: /not a fleet summary/ },
   ];
   for (const c of cases) {
     await t.test(c.name, async () => {
@@ -104,21 +108,31 @@ test('offlineAfterParam writes a Go duration within the API\'s 1 s to 24 h', () 
   for (const [seconds, want] of cases) assert.equal(offlineAfterParam(seconds), want, String(seconds));
 });
 
-test('the dev server\'s /api/summary adds up its devices as the app does', async () => {
-  const server = await startDevServer({ devices: 3, extras: true, tickMs: 0, hub: false });
+test('the dev server answers what the app answered, and the client reads it', async () => {
+  const server = await startDevServer({ tickMs: 0, hub: false });
   try {
-    // 3 simulated devices and 5 awkward ones, one of which had a reading rejected.
-    const got = await fetchFleet(server.url, 60);
-    assert.deepEqual({ ...got, lastSeen: undefined }, { devices: 8, online: 8, offline: 0, messages: 8, rejected: 1, lastSeen: undefined });
-    assert.ok(Math.abs(got.lastSeen - Date.now()) < 5000, `lastSeen ${new Date(got.lastSeen).toISOString()}`);
-    await new Promise((r) => setTimeout(r, 1100));
-    const later = await fetchFleet(server.url, 1);
-    assert.equal(later.online, 0);
-    assert.equal(later.offline, 8);
-    // Out of the app's bounds, as the app answers it.
-    const bad = await fetch(`${server.url}/api/summary?offlineAfter=500ms`);
-    assert.equal(bad.status, 400);
-    assert.match((await bad.json()).error, /offlineAfter must be a duration from 1s to 24h/);
+    const u = server.url;
+    assert.deepEqual(await fetchFleet(u, 60), { ...summary, lastSeen: Date.parse(summary.lastSeen) });
+    for (const r of fixture('summary-refused.json')) {
+      const res = await fetch(`${u}/api/summary?offlineAfter=${r.offlineAfter}`);
+      assert.equal(res.status, r.status, r.offlineAfter);
+      assert.deepEqual(await res.json(), r.body);
+    }
+    assert.deepEqual(await fetchDevices(u), listed);
+    assert.deepEqual(await fetchDevice(u, 'sim-002'), fixture('device-sim-002.json'));
+    assert.equal(await fetchDevice(u, 'no-such-device'), null);
+    assert.deepEqual(await fetchCalibration(u, 'sim-002'), fixture('calibration-sim-002.json'));
+    assert.equal(await fetchCalibration(u, 'sim-001'), null, 'no calibration: a 404');
+    assert.deepEqual(await fetchRejected(u, 'with-light'), fixture('rejected.json').filter((r) => r.deviceId === 'with-light'));
+
+    const q = { from: new Date(NOW - 3600e3).toISOString(), to: new Date(NOW).toISOString(), step: '1m' };
+    const hour = await fetchHistory(u, 'sim-001', 'temperature', q);
+    const day = fixture('history-sim-001-temperature-1m.json');
+    assert.deepEqual(hour, { ...day, points: day.points.slice(-60) });
+
+    const refusal = fixture('calibration-refused.json').find((r) => r.kind === 'number' && r.field === 'pressureSlope');
+    assert.deepEqual(await putCalibration(u, 'sim-001', '{"pressureSlope":1e999}'), { ok: false, status: 400, error: refusal.body.error });
+    assert.equal(await fetchCalibration(u, 'sim-001'), null, 'nothing refused is stored');
   } finally {
     await server.close();
   }

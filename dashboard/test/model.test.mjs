@@ -1,49 +1,74 @@
 // Unit tests of the page's pure modules: merging device states, reading
-// newMessage payloads, the fleet's figures, formatting and settings. No
-// browser needed.
+// newMessage payloads, the fleet's figures, formatting and settings. The
+// API bodies and live frames are the app's own (test/fixtures, written by
+// `make fixtures`); the edge cases are hand-made from them. No browser
+// needed.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { figures, normalizeFleet } from '../js/fleet.js';
 import { ago, integer, parseTime, reading } from '../js/format.js';
 import { HISTORY, Model, isOlder, normalize, parsePayload } from '../js/model.js';
 import { readSettings } from '../js/settings.js';
+import { fixture, fixtureNames } from './devserver.mjs';
 
-const device = (over = {}) => ({
-  deviceId: 'sim-001',
-  temperature: 21.3,
-  humidity: 55.2,
-  pressure: 1012.8,
-  light: null,
-  count: 42,
-  rejected: 1,
-  lastSeen: '2026-11-23T10:05:00Z',
-  ...over,
-});
+const listed = fixture('devices.json');
+const base = fixture('device-sim-001.json');
+const frames = fixture('live.json').filter((f) => f.target === 'newMessage');
+const device = (over = {}) => ({ ...base, ...over });
+// later is base's lastSeen moved by s seconds.
+const later = (s) => new Date(Date.parse(base.lastSeen) + s * 1000).toISOString();
 
 describe('Model.apply', () => {
+  test('normalize reads every device the app lists, 0 as 0 and a missing value as null', () => {
+    const metrics = ['temperature', 'humidity', 'pressure', 'light'];
+    for (const d of listed) {
+      const n = normalize(d);
+      assert.equal(n.id, d.deviceId);
+      for (const m of metrics) assert.equal(n[m], d[m], `${d.deviceId} ${m}`);
+      assert.deepEqual([n.count, n.rejected, n.geo, n.lastRejection, n.messageId], [d.count, d.rejected, d.geo ?? '', d.lastRejection ?? '', d.messageId ?? ''], d.deviceId);
+      assert.deepEqual([n.firstSeen, n.lastSeen], [Date.parse(d.firstSeen), Date.parse(d.lastSeen)], d.deviceId);
+    }
+    assert.ok(listed.some((d) => d.temperature === 0) && listed.some((d) => d.temperature === null), 'the fixtures hold 0 °C and no temperature');
+  });
+
+  test('takes the listed devices, then the app\'s live frames, and a late resync changes nothing', () => {
+    const m = new Model();
+    for (const d of listed) assert.equal(m.apply(d), 'added', d.deviceId);
+    const last = new Map();
+    for (const f of frames) {
+      for (const d of parsePayload(f.arguments[0])) {
+        const want = m.get(d.deviceId) ? 'updated' : 'added';
+        assert.equal(m.apply(d), want, d.deviceId);
+        last.set(d.deviceId, d);
+      }
+    }
+    for (const [id, d] of last) assert.deepEqual([m.get(id).count, m.get(id).lastSeen], [d.count, Date.parse(d.lastSeen)], id);
+    for (const d of listed) assert.equal(m.apply(d), last.has(d.deviceId) ? 'stale' : 'updated', d.deviceId);
+  });
+
   test('keeps the newest state whatever the arrival order', () => {
     const cases = [
-      { name: 'older lastSeen', first: device(), late: device({ lastSeen: '2026-11-23T10:04:59Z', count: 50, temperature: 1 }) },
-      { name: 'same lastSeen, lower count', first: device(), late: device({ count: 41, temperature: 1 }) },
-      { name: 'same lastSeen, rejected lower', first: device(), late: device({ rejected: 0, temperature: 1 }) },
-      { name: 'nanosecond times', first: device({ lastSeen: '2026-11-23T10:05:00.123456789Z' }), late: device({ lastSeen: '2026-11-23T10:05:00.122999999Z', temperature: 1 }) },
+      { name: 'older lastSeen', first: device(), late: device({ lastSeen: later(-1), count: base.count + 8, temperature: 1 }) },
+      { name: 'same lastSeen, lower count', first: device(), late: device({ count: base.count - 1, temperature: 1 }) },
+      { name: 'same lastSeen, rejected lower', first: device(), late: device({ rejected: base.rejected - 1, temperature: 1 }) },
+      { name: 'nanosecond times', first: device({ lastSeen: base.lastSeen.replace('Z', '.123456789Z') }), late: device({ lastSeen: base.lastSeen.replace('Z', '.122999999Z'), temperature: 1 }) },
     ];
     for (const c of cases) {
       const m = new Model();
       assert.equal(m.apply(c.first), 'added', c.name);
       assert.equal(m.apply(c.late), 'stale', c.name);
-      assert.equal(m.get('sim-001').temperature, 21.3, c.name);
+      assert.equal(m.get('sim-001').temperature, base.temperature, c.name);
     }
   });
 
   test('takes a newer state: later lastSeen, or more messages at the same time', () => {
     const m = new Model();
     m.apply(device());
-    assert.equal(m.apply(device({ count: 43, temperature: 22 })), 'updated');
-    assert.equal(m.apply(device({ count: 43, rejected: 2, lastRejection: 'bad' })), 'updated');
-    assert.equal(m.get('sim-001').rejected, 2);
+    assert.equal(m.apply(device({ count: base.count + 1, temperature: 22 })), 'updated');
+    assert.equal(m.apply(device({ count: base.count + 1, rejected: base.rejected + 1, lastRejection: 'bad' })), 'updated');
+    assert.equal(m.get('sim-001').rejected, base.rejected + 1);
     // A state store that was wiped starts counting again with later times.
-    assert.equal(m.apply(device({ count: 1, rejected: 0, lastSeen: '2026-11-24T00:00:00Z' })), 'updated');
+    assert.equal(m.apply(device({ count: 1, rejected: 0, lastSeen: later(86400) })), 'updated');
   });
 
   test('keeps 0 as a value and a missing reading as null', () => {
@@ -72,7 +97,7 @@ describe('Model.apply', () => {
 
   test('keeps the last HISTORY accepted readings, not rejections or repeats', () => {
     const m = new Model();
-    const t0 = Date.parse('2026-11-23T10:00:00Z');
+    const t0 = Date.parse(base.lastSeen);
     for (let i = 1; i <= HISTORY + 20; i++) {
       m.apply(device({ count: i, rejected: 0, temperature: i, lastSeen: new Date(t0 + i * 1000).toISOString() }));
     }
@@ -107,6 +132,10 @@ test('isOlder treats a missing lastSeen as oldest', () => {
 
 test('parsePayload reads an array, one device, or JSON of either', () => {
   const one = device();
+  for (const f of frames) {
+    assert.deepEqual(parsePayload(f.arguments[0]), f.arguments[0], 'the app sends an array');
+    assert.deepEqual(parsePayload(JSON.stringify(f.arguments[0])), f.arguments[0]);
+  }
   const cases = [
     [[one], 1],
     [one, 1],
@@ -120,11 +149,13 @@ test('parsePayload reads an array, one device, or JSON of either', () => {
 });
 
 describe('fleet figures', () => {
-  // fleet is a body as the Go app writes telemetry.Fleet.
-  const fleet = (over = {}) => ({ devices: 3, online: 2, offline: 1, messages: 1234567, rejected: 0, lastSeen: '2026-11-23T10:05:00.123456789Z', ...over });
+  // summary is the app's GET /api/summary; fleet changes some of it.
+  const summary = fixture('summary.json');
+  const fleet = (over = {}) => ({ ...summary, ...over });
 
   test('normalizeFleet reads the summary, a Go zero lastSeen as never', () => {
-    assert.deepEqual(normalizeFleet(fleet()), { devices: 3, online: 2, offline: 1, messages: 1234567, rejected: 0, lastSeen: Date.parse('2026-11-23T10:05:00.123Z') });
+    assert.deepEqual(normalizeFleet(fleet()), { ...summary, lastSeen: Date.parse(summary.lastSeen) });
+    assert.equal(normalizeFleet(fleet({ lastSeen: '2026-11-23T10:05:00.123456789Z' })).lastSeen, Date.parse('2026-11-23T10:05:00.123Z'));
     assert.equal(normalizeFleet(fleet({ lastSeen: '0001-01-01T00:00:00Z' })).lastSeen, null);
     assert.equal(normalizeFleet(fleet({ devices: 0, online: 0, offline: 0, messages: 0 })).devices, 0);
   });
@@ -145,14 +176,15 @@ describe('fleet figures', () => {
   });
 
   test('figures lists devices, online, offline, messages, rejected; offline and rejected above 0 alert', () => {
-    const got = figures(normalizeFleet(fleet()));
+    const got = figures(normalizeFleet(fleet({ rejected: 0 })));
+    assert.ok(summary.offline > 0 && summary.messages > 999, 'the fixture has devices offline and thousands of messages');
     assert.deepEqual(
       got.map((f) => [f.key, f.label, f.value, f.text, f.alert]),
       [
-        ['devices', 'Devices', 3, integer(3), false],
-        ['online', 'Online', 2, integer(2), false],
-        ['offline', 'Offline', 1, integer(1), true],
-        ['messages', 'Messages', 1234567, integer(1234567), false],
+        ['devices', 'Devices', summary.devices, integer(summary.devices), false],
+        ['online', 'Online', summary.online, integer(summary.online), false],
+        ['offline', 'Offline', summary.offline, integer(summary.offline), true],
+        ['messages', 'Messages', summary.messages, integer(summary.messages), false],
         ['rejected', 'Rejected', 0, integer(0), false],
       ],
     );
@@ -219,6 +251,15 @@ describe('device page helpers', async () => {
     assert.deepEqual(rangeQuery('7d', now), { from: '2026-11-23T06:00:00Z', to: '2026-11-30T06:00:00Z', step: '1h' });
   });
 
+  test('normalizePoints reads the app\'s history answers; a day of minutes has no gap', () => {
+    for (const name of fixtureNames(/^history-(sim-001|no-readings)-.*\.json$/)) {
+      const h = fixture(name);
+      const points = normalizePoints(h);
+      assert.deepEqual(points, h.points.map((p) => ({ t: Date.parse(p.t), min: p.min, avg: p.avg, max: p.max, n: p.n })), name);
+      if (h.step === '1m' && points.length > 0) assert.equal(columns(points, 60e3)[2].indexOf(null), -1, name);
+    }
+  });
+
   test('columns break the line over a gap, and normalizePoints drops bad points', () => {
     const points = normalizePoints({
       points: [
@@ -258,6 +299,12 @@ describe('device page helpers', async () => {
     assert.deepEqual(calibrationBody({ temperatureSlope: ' 1.5 ', humiditySlope: '', pressureYIntercept: '1e999' }), { body: '{"temperatureSlope":1.5,"pressureYIntercept":1e999}' });
     assert.deepEqual(calibrationBody({}), { body: '{}' });
     assert.deepEqual(Object.keys(calibrationBody({ humiditySlope: '1,5', pressureSlope: 'NaN' }).errors), ['humiditySlope', 'pressureSlope']);
+  });
+
+  test('fieldOf finds the field each of the app\'s calibration refusals names', () => {
+    const refusals = fixture('calibration-refused.json');
+    assert.ok(refusals.length >= 12);
+    for (const r of refusals) assert.equal(fieldOf(r.body.error), r.field ?? '', r.request);
   });
 
   test('fieldOf finds the field an API error names', () => {
