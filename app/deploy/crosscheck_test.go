@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // appDeployment is the app's Deployment of an overlay, with what the cross
@@ -50,23 +51,31 @@ func findApp(objs []object) (appDeployment, error) {
 	if a.app == nil {
 		return a, fmt.Errorf("Deployment %q has no container %q", appName, appName)
 	}
-	a.args = map[string]string{}
-	for i := 0; i < len(a.app.Args); i++ {
-		name, ok := strings.CutPrefix(a.app.Args[i], "-")
+	var err error
+	a.args, err = appArgs(a.app)
+	return a, err
+}
+
+// appArgs reads the app container's flags: "-input telemetry" → input:
+// telemetry.
+func appArgs(c *corev1.Container) (map[string]string, error) {
+	args := map[string]string{}
+	for i := 0; i < len(c.Args); i++ {
+		name, ok := strings.CutPrefix(c.Args[i], "-")
 		if !ok {
-			return a, fmt.Errorf("container %q: argument %q is not a flag (the app takes none)", appName, a.app.Args[i])
+			return nil, fmt.Errorf("container %q: argument %q is not a flag (the app takes none)", c.Name, c.Args[i])
 		}
 		name = strings.TrimPrefix(name, "-")
 		if n, v, ok := strings.Cut(name, "="); ok {
-			a.args[n] = v
-		} else if i+1 < len(a.app.Args) {
-			a.args[name] = a.app.Args[i+1]
+			args[n] = v
+		} else if i+1 < len(c.Args) {
+			args[name] = c.Args[i+1]
 			i++
 		} else {
-			return a, fmt.Errorf("container %q: flag %q has no value", appName, a.app.Args[i])
+			return nil, fmt.Errorf("container %q: flag %q has no value", c.Name, c.Args[i])
 		}
 	}
-	return a, nil
+	return args, nil
 }
 
 // componentRefs are the app's flags that name Dapr components, with the
@@ -165,7 +174,8 @@ func checkConfiguration(a appDeployment, objs []object) []string {
 }
 
 // checkService: the Service selects the app's pods (and no others) and
-// targets the port the app listens on, which daprd also calls.
+// targets the app's HTTP server (-addr), never daprd's gRPC app channel
+// (-callback-addr, which checkSidecar holds to loopback).
 func checkService(a appDeployment, objs []object) []string {
 	var bad []string
 	fail := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
@@ -173,9 +183,9 @@ func checkService(a appDeployment, objs []object) []string {
 	if err != nil {
 		fail("Deployment %s: -addr %q: %v", appName, a.args["addr"], err)
 	}
-	if port != strconv.Itoa(appPort) || a.dep.Spec.Template.Annotations["dapr.io/app-port"] != port {
-		fail("Deployment %s: the app listens on -addr %q, dapr.io/app-port is %q, want both %d",
-			appName, a.args["addr"], a.dep.Spec.Template.Annotations["dapr.io/app-port"], appPort)
+	if port != strconv.Itoa(httpPort) {
+		fail("Deployment %s: the app serves HTTP on -addr %q, want port %d (the Service's, the probes' and the NetworkPolicy's)",
+			appName, a.args["addr"], httpPort)
 	}
 	var svc *corev1.Service
 	for _, s := range objectsOf[corev1.Service](objs) {
@@ -188,8 +198,8 @@ func checkService(a appDeployment, objs []object) []string {
 	}
 	bad = append(bad, selects(objs, "Service "+appName, labels.SelectorFromSet(svc.Spec.Selector), len(svc.Spec.Selector) == 0)...)
 	for _, p := range svc.Spec.Ports {
-		if got := portNumber(a.app, p.TargetPort); got != appPort {
-			fail("Service %s: port %s targets %s = %d, the app listens on %d", appName, p.Name, p.TargetPort.String(), got, appPort)
+		if got := portNumber(a.app, p.TargetPort); got != httpPort {
+			fail("Service %s: port %s targets %s = %d, the app serves HTTP on %d (-addr)", appName, p.Name, p.TargetPort.String(), got, httpPort)
 		}
 	}
 	return bad
@@ -350,9 +360,14 @@ func TestCrossChecksRefuse(t *testing.T) {
 				objectsOf[corev1.Service](objs)[0].Spec.Selector = map[string]string{"app": "enviromon"}
 			},
 			checkService, "does not select the pods"},
-		{"app listens elsewhere",
+		{"app serves HTTP elsewhere",
 			func(a appDeployment, _ []object) { a.args["addr"] = "0.0.0.0:8081" },
-			checkService, "-addr"},
+			checkService, `the app serves HTTP on -addr "0.0.0.0:8081"`},
+		{"service targets the gRPC app channel",
+			func(_ appDeployment, objs []object) {
+				objectsOf[corev1.Service](objs)[0].Spec.Ports[0].TargetPort = intstr.FromInt32(8081)
+			},
+			checkService, "targets 8081 = 8081, the app serves HTTP on 8080"},
 		{"state manifest not mounted",
 			func(a appDeployment, _ []object) { a.args["components"] = "/elsewhere" },
 			checkStateManifest, "no volume is mounted there"},

@@ -3,6 +3,8 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,10 +23,15 @@ import (
 const (
 	appName          = "enviromon" // Deployment, container, ServiceAccount, Service, Dapr app id
 	appNamespace     = "enviromon"
-	appPort          = 8080
+	httpPort         = 8080 // the app's -addr: API, dashboard, probes, /metrics; the Service's target
 	sidecarMetrics   = 9090
 	gracefulShutdown = 20 // dapr.io/graceful-shutdown-seconds: the app drains for up to 10 s
 )
+
+// daprdChannelAddress is where daprd dials the app when
+// dapr.io/app-channel-address is unset (dapr@v1.16.0
+// pkg/runtime/config.go:73, DefaultChannelAddress).
+const daprdChannelAddress = "127.0.0.1"
 
 // injectSidecar runs Dapr 1.16.0's own injector code over the pod template
 // of dep, as the dapr-sidecar-injector webhook would on AKS, and returns
@@ -128,11 +135,9 @@ func checkSidecar(dep *appsv1.Deployment) []string {
 	flags := daprdFlags(daprd.Args)
 	for flag, want := range map[string]string{
 		"app-id":                  appName,
-		"app-port":                strconv.Itoa(appPort),
-		"app-protocol":            "h2c",
+		"app-protocol":            "grpc", // see checkAppChannel
 		"config":                  appName,
 		"enable-app-health-check": "true",
-		"app-health-check-path":   "/healthz",
 		"enable-metrics":          "true",
 		"metrics-port":            strconv.Itoa(sidecarMetrics),
 		"log-as-json":             "true",
@@ -193,14 +198,64 @@ func checkSidecar(dep *appsv1.Deployment) []string {
 	if grpc != flags["dapr-grpc-port"] {
 		fail("app container: %s=%q, daprd --dapr-grpc-port %q", consts.UserContainerDaprGRPCPortName, grpc, flags["dapr-grpc-port"])
 	}
+	return append(bad, checkAppChannel(pod, app, flags)...)
+}
 
-	// The app's own ports and probes agree with what daprd calls.
-	httpPort := false
-	for _, p := range app.Ports {
-		httpPort = httpPort || (p.Name == "http" && p.ContainerPort == appPort)
+// checkAppChannel: daprd calls the app over gRPC, on the port of the app's
+// -callback-addr, inside the pod. daprd 1.16's HTTP app channel (http and
+// h2c) can run one call's handler for another and acknowledge a delivery
+// the app failed (README, Faults). The kubelet's probes go to the HTTP
+// server on -addr, which daprd no longer calls.
+func checkAppChannel(pod *corev1.Pod, app *corev1.Container, flags map[string]string) []string {
+	args, err := appArgs(app)
+	if err != nil {
+		return []string{err.Error()}
 	}
-	if !httpPort {
-		fail("app container: want port http %d, got %v", appPort, app.Ports)
+	a := appDeployment{app: app, args: args}
+	var bad []string
+	fail := func(format string, a ...any) { bad = append(bad, fmt.Sprintf(format, a...)) }
+
+	callback := a.setting("callback-addr")
+	if callback == "" {
+		return append(bad, fmt.Sprintf("app container: no -callback-addr: daprd --app-port %q needs the app's gRPC app channel there, said explicitly", flags["app-port"]))
+	}
+	host, port, err := net.SplitHostPort(callback)
+	if err != nil {
+		return append(bad, fmt.Sprintf("app container: -callback-addr %q: %v", callback, err))
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		fail("app container: -callback-addr %q is not a loopback address: daprd dials it inside the pod, and nothing else may deliver readings", callback)
+	}
+	channel := flags["app-channel-address"]
+	if channel == "" {
+		channel = daprdChannelAddress
+	}
+	if channel != host {
+		fail("daprd dials the app at %s (--app-channel-address, %s when unset), but the app's -callback-addr %q listens on %s", channel, daprdChannelAddress, callback, host)
+	}
+	if flags["app-port"] != port {
+		fail("daprd --app-port %q (dapr.io/app-port), but the app's -callback-addr %q listens on port %s", flags["app-port"], callback, port)
+	}
+	// The injector passes /healthz whenever app health checks are on; with
+	// app-protocol grpc daprd calls the gRPC HealthCheck instead, so an
+	// annotation would only say something that does not happen.
+	if path, ok := pod.Annotations["dapr.io/app-health-check-path"]; ok {
+		fail("dapr.io/app-health-check-path %q: with app-protocol grpc daprd calls the app's gRPC HealthCheck and ignores the path; remove it", path)
+	}
+
+	_, httpAddrPort, err := net.SplitHostPort(a.setting("addr"))
+	if err != nil {
+		return append(bad, fmt.Sprintf("app container: -addr %q: %v", a.setting("addr"), err))
+	}
+	if httpAddrPort == port {
+		fail("app container: -addr %q and -callback-addr %q share port %s", a.setting("addr"), callback, port)
+	}
+	named := false
+	for _, p := range app.Ports {
+		named = named || (p.Name == "http" && strconv.Itoa(int(p.ContainerPort)) == httpAddrPort)
+	}
+	if !named {
+		fail("app container: want port http %s (-addr %q), got %v", httpAddrPort, a.setting("addr"), app.Ports)
 	}
 	for _, probe := range []struct {
 		name string
@@ -214,8 +269,8 @@ func checkSidecar(dep *appsv1.Deployment) []string {
 		if probe.p.HTTPGet.Path != probe.path {
 			fail("app container: %s path %q, want %q", probe.name, probe.p.HTTPGet.Path, probe.path)
 		}
-		if got := portNumber(app, probe.p.HTTPGet.Port); strconv.Itoa(int(got)) != flags["app-port"] {
-			fail("app container: %s port %s is %d, daprd --app-port %q", probe.name, probe.p.HTTPGet.Port.String(), got, flags["app-port"])
+		if got := portNumber(app, probe.p.HTTPGet.Port); strconv.Itoa(int(got)) != httpAddrPort {
+			fail("app container: %s port %s is %d, the app serves HTTP on -addr %q", probe.name, probe.p.HTTPGet.Port.String(), got, a.setting("addr"))
 		}
 	}
 	return bad
@@ -223,7 +278,7 @@ func checkSidecar(dep *appsv1.Deployment) []string {
 
 // TestSidecarInjected: what AKS runs beside the app is the daprd container
 // the injector builds from the annotations; a mistyped annotation (an
-// app-port of "8080 " or a "dapr.io/log-as-jsn") is silently ignored there.
+// app-port of "8081 " or a "dapr.io/log-as-jsn") is silently ignored there.
 func TestSidecarInjected(t *testing.T) {
 	root := repoRoot(t)
 	for _, dir := range overlays {
@@ -240,7 +295,22 @@ func TestSidecarInjectedRefuses(t *testing.T) {
 		mutate func(*appsv1.Deployment)
 		want   string
 	}{
-		{"app port", func(d *appsv1.Deployment) { d.Spec.Template.Annotations["dapr.io/app-port"] = "8081" }, "--app-port"},
+		{"app port on the HTTP server", func(d *appsv1.Deployment) { d.Spec.Template.Annotations["dapr.io/app-port"] = "8080" },
+			`daprd --app-port "8080" (dapr.io/app-port), but the app's -callback-addr "127.0.0.1:8081" listens on port 8081`},
+		{"callback moved, app port not", func(d *appsv1.Deployment) { *argValue(d, "-callback-addr") = "127.0.0.1:9000" },
+			`daprd --app-port "8081" (dapr.io/app-port), but the app's -callback-addr "127.0.0.1:9000" listens on port 9000`},
+		{"no callback address", func(d *appsv1.Deployment) { dropArg(d, "-callback-addr") }, "no -callback-addr"},
+		{"HTTP app channel", func(d *appsv1.Deployment) { d.Spec.Template.Annotations["dapr.io/app-protocol"] = "h2c" },
+			`daprd --app-protocol: got "h2c", want "grpc"`},
+		{"callback on every interface", func(d *appsv1.Deployment) { *argValue(d, "-callback-addr") = "0.0.0.0:8081" },
+			`-callback-addr "0.0.0.0:8081" is not a loopback address`},
+		{"callback where daprd does not dial", func(d *appsv1.Deployment) { *argValue(d, "-callback-addr") = "[::1]:8081" },
+			"daprd dials the app at 127.0.0.1 (--app-channel-address"},
+		{"health check path", func(d *appsv1.Deployment) { d.Spec.Template.Annotations["dapr.io/app-health-check-path"] = "/healthz" },
+			"dapr.io/app-health-check-path"},
+		{"probe on the callback port", func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].ReadinessProbe.HTTPGet.Port = intstr.FromInt32(8081)
+		}, `readinessProbe port 8081 is 8081, the app serves HTTP on -addr "0.0.0.0:8080"`},
 		{"misspelt annotation", func(d *appsv1.Deployment) {
 			a := d.Spec.Template.Annotations
 			a["dapr.io/log-as-jsn"] = a["dapr.io/log-as-json"]
@@ -252,7 +322,7 @@ func TestSidecarInjectedRefuses(t *testing.T) {
 		}, "block-shutdown-duration 10s + graceful-shutdown-seconds 20"},
 		{"probe on another port", func(d *appsv1.Deployment) {
 			d.Spec.Template.Spec.Containers[0].LivenessProbe.HTTPGet.Port = intstr.FromInt32(9000)
-		}, "livenessProbe port"},
+		}, "livenessProbe port 9000"},
 		{"not enabled", func(d *appsv1.Deployment) { d.Spec.Template.Annotations["dapr.io/enabled"] = "false" }, "nothing to inject"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,6 +331,26 @@ func TestSidecarInjectedRefuses(t *testing.T) {
 			tc.mutate(dep)
 			assert.Contains(t, strings.Join(checkSidecar(dep), "\n"), tc.want)
 		})
+	}
+}
+
+// argValue returns the value after flag among the app container's
+// arguments, to change in place (a throwaway if flag is not there).
+func argValue(d *appsv1.Deployment, flag string) *string {
+	args := d.Spec.Template.Spec.Containers[0].Args
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag {
+			return &args[i+1]
+		}
+	}
+	return new(string)
+}
+
+// dropArg removes flag and its value from the app container's arguments.
+func dropArg(d *appsv1.Deployment, flag string) {
+	c := &d.Spec.Template.Spec.Containers[0]
+	if i := slices.Index(c.Args, flag); i >= 0 && i+1 < len(c.Args) {
+		c.Args = slices.Delete(c.Args, i, i+2)
 	}
 }
 
@@ -281,11 +371,10 @@ spec:
       annotations:
         dapr.io/enabled: "true"
         dapr.io/app-id: enviromon
-        dapr.io/app-port: "8080"
-        dapr.io/app-protocol: h2c
+        dapr.io/app-port: "8081"
+        dapr.io/app-protocol: grpc
         dapr.io/config: enviromon
         dapr.io/enable-app-health-check: "true"
-        dapr.io/app-health-check-path: /healthz
         dapr.io/graceful-shutdown-seconds: "20"
         dapr.io/log-as-json: "true"
         dapr.io/enable-metrics: "true"
@@ -301,7 +390,7 @@ spec:
         - name: enviromon
           image: enviromon
           command: [/enviromon]
-          args: [-mode, sidecar, -addr, "0.0.0.0:8080", -app-id, enviromon, -input, telemetry, -state, statestore,
+          args: [-mode, sidecar, -addr, "0.0.0.0:8080", -callback-addr, "127.0.0.1:8081", -app-id, enviromon, -input, telemetry, -state, statestore,
                  -output, signalr, -signalr-local, "", -broker, "", -dashboard, /dashboard, -data, /tmp/enviromon]
           ports: [{name: http, containerPort: 8080}]
           readinessProbe: {httpGet: {path: /readyz, port: http}}

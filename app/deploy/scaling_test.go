@@ -105,11 +105,11 @@ func checkNetworkPolicy(objs []object) []string {
 	open := false
 	for _, rule := range np.Spec.Ingress {
 		for _, p := range rule.Ports {
-			open = open || (p.Port != nil && (*p.Port == intstr.FromInt32(appPort) || *p.Port == intstr.FromString("http")))
+			open = open || (p.Port != nil && (*p.Port == intstr.FromInt32(httpPort) || *p.Port == intstr.FromString("http")))
 		}
 	}
 	if !open {
-		bad = append(bad, fmt.Sprintf("NetworkPolicy %s: no ingress rule admits the app's port %d", np.Name, appPort))
+		bad = append(bad, fmt.Sprintf("NetworkPolicy %s: no ingress rule admits the app's HTTP port %d", np.Name, httpPort))
 	}
 	return bad
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/enviromon/enviromon/app/binding"
+	"github.com/enviromon/enviromon/app/dapr"
+	"github.com/enviromon/enviromon/app/pipeline"
 	"github.com/enviromon/enviromon/app/telemetry"
 )
 
@@ -58,15 +60,14 @@ type sidecarApp struct {
 	next    int          // the next message number to publish
 }
 
-// serveBeside serves h to a daprd of its own on a new stack of backend be,
-// and returns once daprd's MQTT subscription reached the broker, with
-// daprd's HTTP API.
+// serveBeside serves h to a daprd of its own (app-protocol h2c, as an app
+// with an HTTP route) on a new stack of backend be, and returns once
+// daprd's MQTT subscription reached the broker, with daprd's HTTP API.
 func serveBeside(t testing.TB, be backend, pod string, h http.Handler) (*stack, string) {
 	t.Helper()
-	s := newStack(t, be)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	// Like the app: HTTP/1.1 and h2c on one port, daprd speaking h2c.
+	// HTTP/1.1 and h2c on one port, daprd speaking h2c.
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
@@ -74,28 +75,42 @@ func serveBeside(t testing.TB, be backend, pod string, h http.Handler) (*stack, 
 		Protocols: &protocols, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 10000}}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
+	return besideDaprd(t, be, pod, ln, "h2c")
+}
+
+// serveCallbackBeside serves cb to a daprd of its own over gRPC
+// (app-protocol grpc), as the app is served, like serveBeside.
+func serveCallbackBeside(t testing.TB, be backend, pod string, cb *dapr.Callback) (*stack, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := cb.Server()
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	return besideDaprd(t, be, pod, ln, "grpc")
+}
+
+// besideDaprd starts daprd for the app on ln, speaking protocol.
+func besideDaprd(t testing.TB, be backend, pod string, ln net.Listener, protocol string) (*stack, string) {
+	t.Helper()
+	s := newStack(t, be)
 	appPort := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	ports := freePorts(t, 4)
-	d := s.daprd(t, pod, appPort, ports)
+	d := s.daprd(t, pod, appPort, protocol, ports)
 	require.NoError(t, d.waitFor("healthy sidecar", 90*time.Second, daprdHealthy(ports[0])))
 	require.NoError(t, s.broker.waitFor("subscription of "+pod, 60*time.Second, s.broker.logged(pod+"-consumer", shareTopic)))
 	return s, "http://127.0.0.1:" + ports[0]
 }
 
 // newCeilingB is mosquitto → daprd's bindings.mqtt3 (components/local, as
-// the app runs) → an app that answers 200 to every delivery.
+// the app runs) → daprd's gRPC app channel, as the app is served → an app
+// that acknowledges every delivery and does nothing else.
 func newCeilingB(t testing.TB) *sidecarApp {
 	t.Helper()
 	a := &sidecarApp{}
-	a.stack, _ = serveBeside(t, sqliteFile, "ceiling-0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/dapr/") {
-			http.NotFound(w, r) // no subscriptions, no configuration
-			return
-		}
-		_, _ = io.Copy(io.Discard, r.Body)
-		if r.Method == http.MethodPost {
-			a.handled.Add(1)
-		}
+	a.stack, _ = serveCallbackBeside(t, sqliteFile, "ceiling-0", dapr.NewCallback(inputBinding, func(context.Context, pipeline.Message) error {
+		a.handled.Add(1)
+		return nil
 	}))
 	return a
 }

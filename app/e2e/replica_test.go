@@ -34,6 +34,7 @@ type replica struct {
 	pprof   string   // the app's profiling address
 	appSpec procSpec // how the app was started, to start it again
 	ports   []string // daprd's ports (HTTP, gRPC, metrics, internal gRPC), to start it again
+	channel string   // the port daprd delivers to: the app's callback (gRPC), or a gate in front of it
 	base    string   // the app's HTTP base URL
 	app     *proc
 	daprd   *proc
@@ -64,23 +65,23 @@ func (s *stack) startReplica(t testing.TB, pod string) *replica {
 }
 
 func (s *stack) tryReplica(t testing.TB, pod string) (*replica, error) {
-	ports := freePorts(t, 6)
-	appPort, httpPort, grpcPort := ports[0], ports[1], ports[2]
+	ports := freePorts(t, 7)
+	appPort, httpPort, grpcPort, callbackPort := ports[0], ports[1], ports[2], ports[6]
 	r := &replica{pod: pod, base: "http://127.0.0.1:" + appPort, pprof: "127.0.0.1:" + ports[5]}
 
 	r.appSpec = procSpec{name: "enviromon " + pod, bin: tools.enviromon, dir: s.dir,
 		env: childEnv("DAPR_GRPC_PORT="+grpcPort, "DAPR_HTTP_PORT="+httpPort),
-		args: []string{"-mode", "sidecar", "-addr", "127.0.0.1:" + appPort, "-app-id", appID, "-dashboard", "",
+		args: []string{"-mode", "sidecar", "-addr", "127.0.0.1:" + appPort, "-callback-addr", "127.0.0.1:" + callbackPort, "-app-id", appID, "-dashboard", "",
 			"-input", inputBinding, "-state", stateStore, "-output", outputBinding, "-components", s.stateDir, "-pprof", r.pprof}}
 	r.appSpec.args = append(r.appSpec.args, s.appArgs...)
 	r.app = startProc(t, r.appSpec)
 
 	r.ports = ports[1:5]
-	channel := appPort
+	r.channel = callbackPort
 	if s.appChannel != nil {
-		channel = s.appChannel(t, appPort)
+		r.channel = s.appChannel(t, callbackPort)
 	}
-	r.daprd = s.daprd(t, pod, channel, r.ports)
+	r.daprd = s.daprd(t, pod, r.channel, "grpc", r.ports)
 
 	steps := []struct {
 		p     *proc
@@ -100,15 +101,16 @@ func (s *stack) tryReplica(t testing.TB, pod string) (*replica, error) {
 	return r, nil
 }
 
-// daprd starts a sidecar for the app on appPort with this stack's
+// daprd starts a sidecar for the app on appPort, speaking protocol (grpc:
+// the app's callback service; h2c: an HTTP route), with this stack's
 // components, on ports (HTTP, gRPC, metrics, internal gRPC).
-func (s *stack) daprd(t testing.TB, pod, appPort string, ports []string) *proc {
+func (s *stack) daprd(t testing.TB, pod, appPort, protocol string, ports []string) *proc {
 	t.Helper()
 	httpPort, grpcPort, metricsPort, internalPort := ports[0], ports[1], ports[2], ports[3]
 	args := []string{
 		"--app-id", appID,
 		"--app-port", appPort,
-		"--app-protocol", "h2c",
+		"--app-protocol", protocol,
 		"--app-channel-address", "127.0.0.1",
 		"--config", tools.config,
 		"--dapr-http-port", httpPort,
@@ -184,7 +186,7 @@ func statusIs(url string, want ...int) func(context.Context) error {
 func (s *stack) restart(t testing.TB, r *replica) {
 	t.Helper()
 	r.app = startProc(t, r.appSpec)
-	r.daprd = s.daprd(t, r.pod, strings.TrimPrefix(r.base, "http://127.0.0.1:"), r.ports)
+	r.daprd = s.daprd(t, r.pod, r.channel, "grpc", r.ports)
 	require.NoError(t, r.daprd.waitFor("healthy sidecar", 90*time.Second, daprdHealthy(r.ports[0])))
 	require.NoError(t, r.app.waitFor("ready app", 30*time.Second, statusIs(r.base+"/readyz", http.StatusOK)))
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/enviromon/enviromon/app/api"
 	"github.com/enviromon/enviromon/app/notify"
@@ -27,8 +28,9 @@ type app struct {
 	// stopProcessor stops the processor and waits for its lanes to drain.
 	stopProcessor func()
 
-	input   func() error       // closes the input binding, first of all
-	cancel  context.CancelFunc // stops the background loops
+	input   func() error         // closes the input binding, first of all
+	tracing trace.TracerProvider // nil without tracing
+	cancel  context.CancelFunc   // stops the background loops
 	wg      sync.WaitGroup
 	servers []server      // shut down after the input
 	closers []namedCloser // closed last, in reverse order
@@ -82,6 +84,7 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	if err != nil {
 		return a, err
 	}
+	a.tracing = obs.provider()
 
 	// The HTTP listener comes first: daprd looks for the app port, and the
 	// local SignalR service must know the dashboard's origin.

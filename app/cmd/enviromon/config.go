@@ -18,6 +18,7 @@ import (
 // config is every setting of the app, from flags with ENVIROMON_* fallbacks.
 type config struct {
 	Addr          string // HTTP listen address
+	CallbackAddr  string // sidecar mode: daprd's gRPC app channel (app-protocol grpc); "" for the HTTP route alone
 	Mode          string // embedded, sidecar or auto (sidecar when DAPR_GRPC_PORT is set)
 	sidecar       bool   // the mode chosen
 	AppID         string // Dapr app id: key prefix and {appID} in component YAML
@@ -60,13 +61,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var c config
 	p := pipeline.DefaultConfig()
 	level := "info"
-	c = config{Addr: "127.0.0.1:8080", Mode: "auto", AppID: "enviromon", Components: "components/embedded", DataDir: "data",
+	c = config{Addr: "127.0.0.1:8080", CallbackAddr: "127.0.0.1:8081", Mode: "auto", AppID: "enviromon", Components: "components/embedded", DataDir: "data",
 		BrokerAddr: "127.0.0.1:1883", HubHost: defaultHubHost, BrokerTLSAddr: ":8883", InputBinding: "telemetry", StateStore: "statestore", OutputBinding: "signalr",
 		SignalRLocal: "127.0.0.1:8088", NotifyRate: 10, Dashboard: "dashboard", SimRate: 1,
 		NegotiatePerMinute: api.DefaultNegotiatePerMinute}
 	var origins, connectSrc, proxies string
 	str := func(v *string, name, env, usage string) { fs.StringVar(v, name, *v, usage+" (env ENVIROMON_"+env+")") }
 	str(&c.Addr, "addr", "ADDR", "HTTP listen address")
+	str(&c.CallbackAddr, "callback-addr", "CALLBACK_ADDR", "sidecar mode: where daprd delivers the input binding over gRPC (daprd --app-protocol grpc --app-port <its port>); empty serves only the HTTP route, which daprd 1.16 can acknowledge without delivering (README, Faults)")
 	str(&c.Pprof, "pprof", "PPROF", "serve Go's profiling endpoints (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; empty for none")
 	str(&c.Mode, "mode", "MODE", "embedded (components in-process), sidecar (beside daprd) or auto: sidecar when DAPR_GRPC_PORT or DAPR_GRPC_ENDPOINT is set")
 	str(&c.AppID, "app-id", "APP_ID", "Dapr app id: state key prefix and {appID} in components")

@@ -50,7 +50,33 @@ func (a *app) openSidecar(ctx context.Context, cfg config, getenv func(string) s
 	in.routes = func(r *gin.Engine, handle func(context.Context, pipeline.Message) error) {
 		dapr.InputRoute(r, cfg.InputBinding, handle, dapr.WithAppToken(appToken))
 	}
+	if cfg.CallbackAddr == "" {
+		a.log.Warn("no -callback-addr: daprd must deliver over HTTP, where daprd 1.16 can acknowledge a failed delivery as delivered (README, Faults); run daprd with --app-protocol grpc and the app with -callback-addr")
+		return in, nil
+	}
+	in.startInput = func(ctx context.Context, handle func(context.Context, pipeline.Message) error) error {
+		return a.serveCallback(cfg, appToken, handle)
+	}
 	return in, nil
+}
+
+// callbackGrace bounds the wait for deliveries in flight at shutdown: as
+// long as the HTTP servers' drain.
+const callbackGrace = 10 * time.Second
+
+// serveCallback serves daprd's gRPC app channel on cfg.CallbackAddr: the
+// input binding's deliveries, the binding list and the health check. It
+// stops first at shutdown (a.input), after the deliveries in flight.
+func (a *app) serveCallback(cfg config, appToken string, handle func(context.Context, pipeline.Message) error) error {
+	ln, err := net.Listen("tcp", cfg.CallbackAddr)
+	if err != nil {
+		return fmt.Errorf("app callback listener: %w", err)
+	}
+	srv := dapr.NewCallback(cfg.InputBinding, handle, dapr.WithCallbackToken(appToken), dapr.WithCallbackTracing(a.tracing)).Server()
+	a.goRun("app callback", func() error { return srv.Serve(ln) })
+	a.input = func() error { return dapr.StopServer(srv, callbackGrace) }
+	a.log.Info("serving daprd's gRPC app channel (app-protocol grpc)", "addr", ln.Addr().String(), "binding", cfg.InputBinding)
+	return nil
 }
 
 // connectSidecar dials daprd's gRPC API, retrying until it answers.
