@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	diagutils "github.com/dapr/dapr/pkg/diagnostics/utils"
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
@@ -112,7 +113,7 @@ func (c *Callback) OnBindingEvent(ctx context.Context, req *runtimev1pb.BindingE
 	}
 	if c.tracer != nil {
 		var span trace.Span
-		ctx, span = c.tracer.Start(propagation.TraceContext{}.Extract(ctx, incoming(ctx)), "OnBindingEvent "+c.binding,
+		ctx, span = c.tracer.Start(remoteParent(ctx), "OnBindingEvent "+c.binding,
 			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.String("rpc.method", "OnBindingEvent")))
 		defer span.End()
 	}
@@ -157,6 +158,26 @@ func (c *Callback) authorize(ctx context.Context) error {
 	}
 	return nil
 }
+
+// remoteParent returns ctx with the span daprd's delivery continues: the
+// W3C traceparent daprd forwards when the event carried one, else daprd's
+// own span from grpc-trace-bin, which it always sends on this channel.
+func remoteParent(ctx context.Context) context.Context {
+	ctx = propagation.TraceContext{}.Extract(ctx, incoming(ctx))
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get(traceBinKey); len(v) > 0 {
+		if sc, ok := diagutils.SpanContextFromBinary([]byte(v[0])); ok && sc.IsValid() {
+			return trace.ContextWithRemoteSpanContext(ctx, sc.WithRemote(true))
+		}
+	}
+	return ctx
+}
+
+// traceBinKey is the metadata daprd sends its span in (binary format).
+const traceBinKey = "grpc-trace-bin"
 
 // incoming is the call's metadata as a propagation carrier (first values).
 func incoming(ctx context.Context) propagation.MapCarrier {

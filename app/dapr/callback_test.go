@@ -11,6 +11,8 @@ import (
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -169,4 +171,33 @@ func TestStopServerWaitsForDeliveries(t *testing.T) {
 	}()
 	<-reached
 	assert.ErrorContains(t, StopServer(srv2, 100*time.Millisecond), "still in flight")
+}
+
+func TestCallbackContinuesDaprdTrace(t *testing.T) {
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	// daprd's grpc-trace-bin (diagnostics/utils.SpanContextToBinary):
+	// version 0, then trace id (field 0), span id (field 1), flags (field 2).
+	bin := append(append(append([]byte{0, 0}, traceID[:]...), 1), spanID[:]...)
+	bin = append(bin, 2, 1)
+	for name, md := range map[string][]string{
+		"grpc-trace-bin, always sent":         {"grpc-trace-bin", string(bin)},
+		"traceparent, when the event had one": {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var parent trace.SpanContext
+			tp := sdktrace.NewTracerProvider()
+			c := NewCallback("telemetry", func(ctx context.Context, _ pipeline.Message) error {
+				parent = trace.SpanFromContext(ctx).(sdktrace.ReadOnlySpan).Parent()
+				return nil
+			}, WithCallbackTracing(tp))
+			client, _ := callbackClient(t, c)
+			ctx := metadata.AppendToOutgoingContext(context.Background(), md...)
+			_, err := client.OnBindingEvent(ctx, &runtimev1pb.BindingEventRequest{Name: "telemetry", Data: []byte(`{}`)})
+			require.NoError(t, err)
+			assert.Equal(t, traceID, parent.TraceID(), "the delivery's span is in daprd's trace")
+			assert.Equal(t, spanID, parent.SpanID(), "and its parent is daprd's span")
+			assert.True(t, parent.IsRemote())
+		})
+	}
 }
