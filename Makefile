@@ -42,6 +42,12 @@ test-unit:
 test-dashboard: dashboard
 	cd dashboard && node --test test/model.test.mjs test/devserver.test.mjs test/api.test.mjs test/device.test.mjs test/alerts.test.mjs
 
+## screenshots: copy the README's fleet view and device page from the last browser test run (test-artifacts/)
+.PHONY: screenshots
+screenshots:
+	@mkdir -p dashboard/screenshots
+	cp test-artifacts/fleet-view.png test-artifacts/device-page.png dashboard/screenshots/
+
 .PHONY: fixtures
 ## fixtures: rewrite dashboard/test/fixtures, the app's own answers to a fixed scenario (app/api TestFixtures, which every `go test` runs to check them)
 fixtures:

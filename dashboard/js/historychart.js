@@ -44,7 +44,7 @@ export class HistoryChart {
           { label: 'max', stroke: bandFill[this.metric], width: 1 },
         ],
         bands: [{ series: [3, 1], fill: bandFill[this.metric] }],
-        axes: [axis, { ...axis, size: 56 }],
+        axes: [axis, { ...axis, size: yAxisWidth }],
         legend: { show: true, live: true },
         cursor: { drag: { x: false, y: false } },
       },
@@ -72,4 +72,14 @@ export class HistoryChart {
     this.plot?.destroy();
     this.plot = null;
   }
+}
+
+/**
+ * yAxisWidth sizes the value axis to its longest label (uPlot passes the
+ * formatted labels), so that "1,017.5 hPa" ticks are not cut off.
+ */
+export function yAxisWidth(_u, values) {
+  if (!values || values.length === 0) return 56;
+  const longest = Math.max(...values.map((v) => String(v ?? '').length));
+  return Math.max(40, longest * 7 + 18);
 }

@@ -9,27 +9,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eventually, field, launch, number, screenshot, search, sleep, watch } from './browser.mjs';
+import { api, BASE, run, send } from './appclient.mjs';
 import { alertSelector } from '../js/alerts.js';
 
-const BASE = (process.env.ENVIROMON_URL ?? '').replace(/\/+$/, '');
-const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
-let seq = 0;
 
-async function api(method, path, body) {
-  const res = await fetch(`${BASE}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: HTTP ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-/** send posts one reading for a device, with a message id of its own. */
-function send(deviceId, reading) {
-  return api('POST', '/api/telemetry', { deviceId, messageId: `${deviceId}-${run}-${++seq}`, ...reading });
-}
 
 /** rule creates an alert rule, deleted when the test ends. */
 async function rule(t, body) {

@@ -7,27 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { cardSelector, eventually, field, figure, launch, number, screenshot, search, sleep, watch } from './browser.mjs';
+import { api, BASE, run, send } from './appclient.mjs';
 import { startDevServer } from './devserver.mjs';
 
-const BASE = (process.env.ENVIROMON_URL ?? '').replace(/\/+$/, '');
-const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
-let seq = 0;
 
-async function api(method, path, body) {
-  const res = await fetch(`${BASE}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: HTTP ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-/** send posts one reading for a device, with a message id of its own. */
-function send(deviceId, reading) {
-  return api('POST', '/api/telemetry', { deviceId, messageId: `${deviceId}-${run}-${++seq}`, ...reading });
-}
 
 describe('dashboard', { skip: BASE === '' && 'ENVIROMON_URL is not set (the app under test)' }, () => {
   let browser;
@@ -145,7 +128,7 @@ describe('dashboard', { skip: BASE === '' && 'ENVIROMON_URL is not set (the app 
       assert.ok(Number.isInteger(n));
       return n;
     });
-    await api('POST', '/api/telemetry', { deviceId: id, messageId: `bad-${run}-${++seq}`, temperature: 999 });
+    await send(id, { temperature: 999 });
     await eventually(async () => assert.equal(number(await field(page, id, 'rejected')), before + 1));
     const why = await page.locator(`${cardSelector(id)} [data-field="rejected"]`).getAttribute('title');
     assert.match(why ?? '', /temperature/i);
@@ -216,7 +199,7 @@ describe('dashboard', { skip: BASE === '' && 'ENVIROMON_URL is not set (the app 
     );
     // A message and a rejection reach the figures by their refresh.
     await send(id, { temperature: 21 });
-    await api('POST', '/api/telemetry', { deviceId: id, messageId: `bad-${run}-${++seq}`, temperature: 999 });
+    await send(id, { temperature: 999 });
     await eventually(
       async () => {
         const f = await figures();

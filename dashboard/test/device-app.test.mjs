@@ -12,31 +12,14 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { rangeQuery } from '../js/history.js';
 import { cardSelector, eventually, frames, launch, screenshot, watch } from './browser.mjs';
+import { api, BASE, run, send } from './appclient.mjs';
 
-const BASE = (process.env.ENVIROMON_URL ?? '').replace(/\/+$/, '');
 const SEEDED = JSON.parse(process.env.ENVIROMON_SEEDED || '[]');
-const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
 const enc = encodeURIComponent;
 const METRICS = ['temperature', 'humidity', 'pressure', 'light'];
 const desktop = { width: 1280, height: 900 };
 const phone = { width: 390, height: 844 };
-let seq = 0;
 
-async function api(method, path, body) {
-  const res = await fetch(`${BASE}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: HTTP ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-/** send posts one reading of deviceId, with a message id of its own. */
-function send(deviceId, reading) {
-  return api('POST', '/api/telemetry', { deviceId, messageId: `${deviceId}-${run}-${++seq}`, ...reading });
-}
 
 /** history returns the app's buckets of id and metric for q ({from, to, step}). */
 async function history(id, metric, q) {

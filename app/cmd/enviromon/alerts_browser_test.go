@@ -1,17 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/enviromon/enviromon/app/internal/testenv"
 )
@@ -21,8 +15,7 @@ import (
 const alertBrowserTests = 2
 
 // alertScreenshots are what the alert browser tests must leave in the
-// artifacts folder; old copies are removed first, so a stale one from an
-// earlier run cannot pass for this one.
+// artifacts folder.
 var alertScreenshots = []string{"alert-firing.png", "alert-cleared.png", "alert-phone.png"}
 
 // TestAlertsInChromium starts the app in embedded mode and runs the
@@ -46,30 +39,6 @@ func TestAlertsInChromium(t *testing.T) {
 	}
 	a, _, _ := startEmbedded(t, "-dashboard", filepath.Join(root, "dashboard"))
 
-	artifacts := os.Getenv("ENVIROMON_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = filepath.Join(root, "test-artifacts")
-	}
-	for _, name := range alertScreenshots {
-		if err := os.Remove(filepath.Join(artifacts, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			require.NoError(t, err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=tap", filepath.Join("dashboard", "test", "alerts-browser.test.mjs"))
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "ENVIROMON_URL=http://"+a.httpAddr, "ENVIROMON_ARTIFACTS="+artifacts)
-	out, err := cmd.CombinedOutput()
-	text := string(out)
-	passed, failed := tapCount(text, "pass"), tapCount(text, "fail")
-	if err != nil || failed != 0 || passed < alertBrowserTests {
-		t.Log(text)
-	}
-	require.NoError(t, err, "alert browser tests failed")
-	assert.Zero(t, failed)
-	assert.GreaterOrEqual(t, passed, alertBrowserTests, "every alert browser test ran and passed")
-	for _, name := range alertScreenshots {
-		assert.FileExists(t, filepath.Join(artifacts, name))
-	}
+	runBrowserTests(t, browserRun{file: "alerts-browser.test.mjs", url: "http://" + a.httpAddr, want: alertBrowserTests,
+		screenshots: alertScreenshots, timeout: 4 * time.Minute})
 }

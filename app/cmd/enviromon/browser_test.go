@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,28 +46,60 @@ func TestDashboardInChromium(t *testing.T) {
 	a, _, _ := startEmbedded(t, "-dashboard", filepath.Join(root, "dashboard"), "-simulate", "5", "-sim-rate", "2",
 		"-negotiate-per-minute", "600")
 
+	text := runBrowserTests(t, browserRun{file: "dashboard.test.mjs", url: "http://" + a.httpAddr, want: browserTests,
+		screenshots: []string{"dashboard.png"}, timeout: 5 * time.Minute})
+	if m := regexp.MustCompile(`latency lastSeen→page[^\n]*`).FindString(text); m != "" {
+		artifact(t, "latency.txt", fmt.Sprintf("%s Chromium dashboard, embedded, 5 devices at 2 msg/s: %s\n", time.Now().UTC().Format(time.RFC3339), m))
+	}
+}
+
+// browserRun is one of the dashboard's browser test files run against the
+// app at url.
+type browserRun struct {
+	file        string   // in dashboard/test
+	url         string   // ENVIROMON_URL
+	env         []string // more environment, NAME=value
+	want        int      // how many tests the file holds
+	screenshots []string // files the tests must leave in the artifacts folder
+	timeout     time.Duration
+}
+
+// runBrowserTests runs r's file with node's test runner (playwright-core
+// driving Debian's Chromium) and returns its TAP output. It fails when a
+// test fails or fewer than r.want passed (some were skipped or never ran),
+// or a screenshot is missing; old copies of the screenshots are removed
+// first, so a stale one cannot pass for this run.
+func runBrowserTests(t *testing.T, r browserRun) string {
+	t.Helper()
+	root := testenv.RepoRoot(t)
 	artifacts := os.Getenv("ENVIROMON_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = filepath.Join(root, "test-artifacts")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	for _, name := range r.screenshots {
+		if err := os.Remove(filepath.Join(artifacts, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			require.NoError(t, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), r.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=tap", filepath.Join("dashboard", "test", "dashboard.test.mjs"))
+	cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=tap", filepath.Join("dashboard", "test", r.file))
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "ENVIROMON_URL=http://"+a.httpAddr, "ENVIROMON_ARTIFACTS="+artifacts)
+	cmd.Env = append(append(os.Environ(), "ENVIROMON_URL="+r.url, "ENVIROMON_ARTIFACTS="+artifacts), r.env...)
 	out, err := cmd.CombinedOutput()
 	text := string(out)
 	passed, failed := tapCount(text, "pass"), tapCount(text, "fail")
-	if err != nil || failed != 0 || passed < browserTests {
+	if err != nil || failed != 0 || passed < r.want {
 		t.Log(text)
 	}
-	require.NoError(t, err, "browser tests failed")
+	t.Logf("%s: %d passed, %d failed", r.file, passed, failed)
+	require.NoError(t, err, "%s failed", r.file)
 	assert.Zero(t, failed)
-	assert.GreaterOrEqual(t, passed, browserTests, "every browser test ran and passed")
-	assert.FileExists(t, filepath.Join(artifacts, "dashboard.png"))
-	if m := regexp.MustCompile(`latency lastSeen→page[^\n]*`).FindString(text); m != "" {
-		artifact(t, "latency.txt", fmt.Sprintf("%s Chromium dashboard, embedded, 5 devices at 2 msg/s: %s\n", time.Now().UTC().Format(time.RFC3339), m))
+	assert.GreaterOrEqual(t, passed, r.want, "every test of %s ran and passed", r.file)
+	for _, name := range r.screenshots {
+		assert.FileExists(t, filepath.Join(artifacts, name))
 	}
+	return text
 }
 
 // tapCount reads "# pass N" or "# fail N" from node's TAP summary.

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/enviromon/enviromon/app/component"
@@ -88,30 +87,11 @@ func TestDevicePageInChromium(t *testing.T) {
 		require.GreaterOrEqual(t, n, 1430, "%s: the seeded 24 h of minute buckets", d.ID)
 	}
 
-	artifacts := os.Getenv("ENVIROMON_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = filepath.Join(root, "test-artifacts")
-	}
 	seeded, err := json.Marshal(devices)
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=tap", filepath.Join("dashboard", "test", "device-app.test.mjs"))
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "ENVIROMON_URL="+base, "ENVIROMON_ARTIFACTS="+artifacts, "ENVIROMON_SEEDED="+string(seeded))
-	out, err := cmd.CombinedOutput()
-	text := string(out)
-	passed, failed := tapCount(text, "pass"), tapCount(text, "fail")
-	if err != nil || failed != 0 || passed < deviceAppTests {
-		t.Log(text)
-	}
-	t.Logf("browser tests: %d passed, %d failed", passed, failed)
-	require.NoError(t, err, "browser tests failed")
-	assert.Zero(t, failed)
-	assert.GreaterOrEqual(t, passed, deviceAppTests, "every browser test ran and passed")
-	for _, name := range []string{"fleet-view.png", "fleet-view-phone.png", "device-page.png", "device-page-phone.png"} {
-		assert.FileExists(t, filepath.Join(artifacts, name))
-	}
+	runBrowserTests(t, browserRun{file: "device-app.test.mjs", url: base, env: []string{"ENVIROMON_SEEDED=" + string(seeded)},
+		want: deviceAppTests, screenshots: []string{"fleet-view.png", "fleet-view-phone.png", "device-page.png", "device-page-phone.png"},
+		timeout: 5 * time.Minute})
 }
 
 // seedDevice is a device whose past the test writes into the store before
