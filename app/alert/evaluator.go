@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -44,6 +45,8 @@ type Evaluator struct {
 	senders []Sender
 	log     *slog.Logger
 
+	pause time.Duration // before a delivery's second try, doubled after
+
 	mu      sync.Mutex
 	pending map[string]Device // coalesced per device: the latest wins
 	wake    chan struct{}
@@ -53,7 +56,7 @@ type Evaluator struct {
 // NewEvaluator returns an evaluator over svc's rules; devices (nil for
 // none) is what the sweep reads, senders where raises and clears go.
 func NewEvaluator(svc *Service, devices Lister, log *slog.Logger, senders ...Sender) *Evaluator {
-	return &Evaluator{svc: svc, devices: devices, senders: senders, log: log,
+	return &Evaluator{svc: svc, devices: devices, senders: senders, log: log, pause: 200 * time.Millisecond,
 		pending: make(map[string]Device), wake: make(chan struct{}, 1)}
 }
 
@@ -169,10 +172,17 @@ func (e *Evaluator) Evaluate(ctx context.Context, devices []Device) error {
 	return errors.Join(errs...)
 }
 
-// step moves one pair's state and delivers what it raised or cleared.
+// step moves one pair's state and delivers what it raised or cleared. A
+// raise or clear goes into the state's outbox in the same ETag write, with
+// a lease for this replica; the outbox empties only once every sender took
+// it. An outbox left by a failed delivery or a crashed replica is taken
+// over here once its lease ran out. Delivery is therefore at least once
+// per transition, and in the normal case exactly once across replicas.
 func (e *Evaluator) step(ctx context.Context, p pair, first *Entry, now time.Time) error {
-	var out *Alert
+	var raised *Alert
+	var send []Alert
 	err := e.svc.update(ctx, p.key, first, func(cur []byte, exists bool) ([]byte, bool, error) {
+		raised, send = nil, nil
 		var st State
 		if exists {
 			if err := json.Unmarshal(cur, &st); err != nil {
@@ -180,7 +190,20 @@ func (e *Evaluator) step(ctx context.Context, p pair, first *Entry, now time.Tim
 			}
 		}
 		next, changed, a := Step(p.rule, st, p.device, now)
-		out = a
+		next.Outbox = slices.Clone(next.Outbox) // never write through into st
+		if a != nil {
+			raised = a
+			next.Outbox = append(next.Outbox, *a)
+			if n := len(next.Outbox) - maxOutbox; n > 0 {
+				e.log.ErrorContext(ctx, "alert transitions dropped undelivered: the outbox is full", "ruleId", p.rule.ID, "deviceId", p.device.ID, "dropped", n)
+				next.Outbox = next.Outbox[n:]
+			}
+		}
+		if len(next.Outbox) > 0 && (a != nil || !now.Before(next.Lease)) {
+			next.Lease = now.Add(deliveryLease)
+			send = next.Outbox
+			changed = true
+		}
 		if !changed {
 			return nil, false, nil
 		}
@@ -190,24 +213,75 @@ func (e *Evaluator) step(ctx context.Context, p pair, first *Entry, now time.Tim
 	if err != nil {
 		return fmt.Errorf("alert %s: %w", p.key, err)
 	}
-	if out == nil {
-		return nil
+	var listErr error
+	if raised != nil {
+		// The list is for the API; the delivery goes out even if it fails.
+		listErr = e.svc.track(ctx, *raised)
 	}
-	// The list is for the API; the delivery goes out even if it fails.
-	listErr := e.svc.track(ctx, *out)
-	e.deliver(ctx, *out)
+	if len(send) > 0 {
+		if err := e.flush(ctx, p.key, send); err != nil {
+			e.log.WarnContext(ctx, "alert delivery kept for later", "key", p.key, "pending", len(send), "retryIn", deliveryLease, "err", err)
+		}
+	}
 	if listErr != nil {
 		return fmt.Errorf("list alert %s: %w", p.key, listErr)
 	}
 	return nil
 }
 
-// deliver sends a to every sender, retrying each a few times; a delivery
-// that still fails is logged with the alert, which is then not sent there.
-func (e *Evaluator) deliver(ctx context.Context, a Alert) {
+// deliveryLease is how long the replica that holds an outbox has to
+// deliver it before another may take it over: also the pause before a
+// failed delivery is tried again.
+const deliveryLease = time.Minute
+
+// flush delivers pending, oldest first, stopping at the first that fails,
+// and removes what was delivered from the outbox at key.
+func (e *Evaluator) flush(ctx context.Context, key string, pending []Alert) error {
+	done := 0
+	var sendErr error
+	for _, a := range pending {
+		if sendErr = e.deliver(ctx, a); sendErr != nil {
+			break
+		}
+		done++
+	}
+	if done == 0 {
+		return sendErr
+	}
+	delivered := pending[:done]
+	err := e.svc.update(ctx, key, nil, func(cur []byte, exists bool) ([]byte, bool, error) {
+		var st State
+		if !exists {
+			return nil, false, nil
+		}
+		if err := json.Unmarshal(cur, &st); err != nil {
+			return nil, false, fmt.Errorf("decode %s: %w", key, err)
+		}
+		n := 0
+		for n < len(st.Outbox) && n < len(delivered) && st.Outbox[n].same(delivered[n]) {
+			n++
+		}
+		if n == 0 {
+			return nil, false, nil // another replica emptied it meanwhile
+		}
+		st.Outbox = st.Outbox[n:]
+		if len(st.Outbox) == 0 {
+			st.Lease = time.Time{}
+		}
+		b, err := json.Marshal(st)
+		return b, true, err
+	})
+	return errors.Join(sendErr, err)
+}
+
+// deliver sends a to every sender, retrying each a few times; it returns
+// the errors of the senders that still failed, but for BestEffort ones,
+// which it logs.
+func (e *Evaluator) deliver(ctx context.Context, a Alert) error {
+	var errs []error
 	for _, s := range e.senders {
 		var err error
-		pause := 200 * time.Millisecond
+		pause := e.pause
 		for try := range sendTries {
 			if try > 0 {
 				select {
@@ -223,9 +297,15 @@ func (e *Evaluator) deliver(ctx context.Context, a Alert) {
 				break
 			}
 		}
-		if err != nil {
-			e.log.ErrorContext(ctx, "alert not delivered", "ruleId", a.RuleID, "deviceId", a.DeviceID,
-				"metric", a.Metric, "state", a.State, "since", a.Since, "value", a.Value, "err", err)
+		if err == nil {
+			continue
 		}
+		err = fmt.Errorf("alert %s %s of %s on %s: %w", a.RuleID, a.State, a.DeviceID, a.Since.Format(time.RFC3339), err)
+		if _, ok := s.(BestEffort); ok {
+			e.log.WarnContext(ctx, "alert not sent live", "err", err)
+			continue
+		}
+		errs = append(errs, err)
 	}
+	return errors.Join(errs...)
 }

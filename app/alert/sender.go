@@ -47,6 +47,14 @@ func (l Log) Send(ctx context.Context, a Alert) error {
 	return nil
 }
 
+// BestEffort is a sender whose failures are logged and not kept for a
+// later try: the dashboard's live feed, which reads the alert list again
+// whenever it reconnects. The other senders' transitions stay in the
+// state's outbox until they took them.
+type BestEffort struct {
+	Sender
+}
+
 // SenderFunc adapts a function to Sender.
 type SenderFunc func(ctx context.Context, a Alert) error
 

@@ -37,7 +37,20 @@ type State struct {
 	// is not judged again.
 	Seen  time.Time `json:"seen,omitzero"`
 	Alert *Alert    `json:"alert,omitempty"`
+	// Outbox holds the raises and clears not yet delivered, oldest first:
+	// written with the transition, in the same ETag write, and emptied once
+	// every sender took them. A replica that crashed or found the binding
+	// down leaves them for the next evaluation after Lease.
+	Outbox []Alert `json:"outbox,omitempty"`
+	// Lease is until when the replica that wrote or took over the outbox
+	// delivers it; another takes it over only afterwards.
+	Lease time.Time `json:"lease,omitzero"`
 }
+
+// maxOutbox bounds the undelivered transitions kept per rule and device:
+// past it the oldest are dropped (and logged), so a binding down for days
+// cannot grow a state record without end.
+const maxOutbox = 32
 
 // Device is what rules are evaluated on: a device's latest calibrated
 // values (a metric without a value is absent) and when it was last seen.
@@ -130,6 +143,12 @@ func (r Rule) condition(d Device, now time.Time) (m Metric, v float64, raise, cl
 	}
 	t := *r.Below
 	return r.Metric, v, v < t, v >= t+r.margin(t), true
+}
+
+// same reports whether a and b are one transition: the same rule, device,
+// phase and time.
+func (a Alert) same(b Alert) bool {
+	return a.RuleID == b.RuleID && a.DeviceID == b.DeviceID && a.State == b.State && a.Since.Equal(b.Since)
 }
 
 func copyAlert(a *Alert) *Alert {

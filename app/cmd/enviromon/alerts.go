@@ -34,9 +34,9 @@ func (a *app) startAlerts(ctx context.Context, cfg config, in infra, store pipel
 		senders = append(senders, alert.Log{Log: a.log})
 	}
 	if live != nil {
-		senders = append(senders, alert.SenderFunc(func(ctx context.Context, al alert.Alert) error {
+		senders = append(senders, alert.BestEffort{Sender: alert.SenderFunc(func(ctx context.Context, al alert.Alert) error {
 			return live.Broadcast(ctx, notify.AlertTarget, al)
-		}))
+		})})
 	}
 	ev := alert.NewEvaluator(svc, deviceLister{a}, a.log, senders...)
 	a.goRun("alerts", func() error { return ev.Run(ctx) })
