@@ -20,6 +20,7 @@ type historyBatch struct {
 	// oldestMinute is the first minute whose detail is kept; a reading
 	// older than it counts in its hour only.
 	oldestMinute time.Time
+	cache        *historyCache // the records last written, decoded
 }
 
 // retention is what history the processor keeps.
@@ -34,7 +35,7 @@ func (p *Processor) retention() telemetry.Retention {
 // about to be.
 func (p *Processor) historyOf(g grouped, now time.Time) historyBatch {
 	keep := p.retention()
-	h := historyBatch{keep: keep, oldestMinute: keep.Oldest(time.Minute, now)}
+	h := historyBatch{keep: keep, oldestMinute: keep.Oldest(time.Minute, now), cache: &p.history}
 	if keep.Hours <= 0 {
 		return h
 	}
@@ -61,25 +62,33 @@ func (p *Processor) historyOf(g grouped, now time.Time) historyBatch {
 // device record's mutation Accepted, the outcomes that record commits
 // with; duplicates and rejections never reach a bucket.
 func (h historyBatch) apply(key string, cur []byte, exists bool) ([]byte, bool, error) {
-	var r telemetry.HourRecord
-	if exists {
-		if err := json.Unmarshal(cur, &r); err != nil {
-			return nil, false, fmt.Errorf("decode history record %s: %w", key, err)
-		}
-	}
-	added := false
+	var accepted []*job
 	for _, j := range h.jobs[key] {
-		if j.outcome != telemetry.Accepted {
-			continue
+		if j.outcome == telemetry.Accepted {
+			accepted = append(accepted, j)
 		}
-		r.Add(j.in, h.keep.Minutes > 0 && !j.in.At.Before(h.oldestMinute))
-		added = true
 	}
-	if !added {
+	if len(accepted) == 0 {
 		return nil, false, nil
 	}
-	next, err := json.Marshal(r)
-	return next, true, err
+	r := h.cache.take(key, cur)
+	if r == nil {
+		r = &telemetry.HourRecord{}
+		if exists {
+			if err := json.Unmarshal(cur, r); err != nil {
+				return nil, false, fmt.Errorf("decode history record %s: %w", key, err)
+			}
+		}
+	}
+	for _, j := range accepted {
+		r.Add(j.in, h.keep.Minutes > 0 && !j.in.At.Before(h.oldestMinute))
+	}
+	next, err := r.AppendJSON(nil) // json.Marshal would validate it again
+	if err != nil {
+		return nil, false, err
+	}
+	h.cache.put(key, next, r)
+	return next, true, nil
 }
 
 // History returns the non-empty buckets of metric for device id whose

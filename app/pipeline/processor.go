@@ -141,6 +141,7 @@ type Processor struct {
 	index    *index
 	dead     *deadLetters
 	lanes    []chan *job
+	history  historyCache
 	stopped  chan struct{}
 	// sending is held shared while a caller queues jobs, and exclusively by
 	// Run once stopped is closed, so no job is queued after the final drain.

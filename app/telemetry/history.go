@@ -1,12 +1,13 @@
 package telemetry
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -84,16 +85,47 @@ func (b Bucket) Avg() float64 {
 	return b.Sum / float64(b.N)
 }
 
-// MarshalJSON writes b as [n, min, max, sum].
-func (b Bucket) MarshalJSON() ([]byte, error) {
-	return json.Marshal([4]float64{float64(b.N), b.Min, b.Max, b.Sum})
+// MarshalJSON writes b as [n, min, max, sum]. It is written by hand: a
+// commit encodes every bucket of each history record it writes, and
+// encoding/json's reflection per bucket was most of the cost.
+func (b Bucket) MarshalJSON() ([]byte, error) { return b.appendJSON(make([]byte, 0, 48)) }
+
+func (b Bucket) appendJSON(buf []byte) ([]byte, error) {
+	buf = append(buf, '[')
+	buf = strconv.AppendInt(buf, b.N, 10)
+	for _, v := range [3]float64{b.Min, b.Max, b.Sum} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("history bucket: %v is not a JSON number", v)
+		}
+		buf = append(buf, ',')
+		buf = strconv.AppendFloat(buf, v, 'g', -1, 64)
+	}
+	return append(buf, ']'), nil
 }
 
-// UnmarshalJSON reads [n, min, max, sum].
+// UnmarshalJSON reads [n, min, max, sum], parsed by hand for the same
+// reason.
 func (b *Bucket) UnmarshalJSON(data []byte) error {
+	s := strings.TrimSpace(string(data))
+	inner, ok := strings.CutPrefix(s, "[")
+	if inner, ok = strings.CutSuffix(inner, "]"); !ok {
+		return fmt.Errorf("history bucket: %q is not [n, min, max, sum]", s)
+	}
 	var a [4]float64
-	if err := json.Unmarshal(data, &a); err != nil {
-		return fmt.Errorf("history bucket: %w", err)
+	i := 0
+	for field := range strings.SplitSeq(inner, ",") {
+		if i == len(a) {
+			return fmt.Errorf("history bucket: %q has more than 4 numbers", s)
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(field), 64)
+		if err != nil || math.IsInf(v, 0) {
+			return fmt.Errorf("history bucket: %q: not a number: %q", s, field)
+		}
+		a[i] = v
+		i++
+	}
+	if i != len(a) || a[0] < 0 || a[0] != math.Trunc(a[0]) {
+		return fmt.Errorf("history bucket: %q is not [n, min, max, sum]", s)
 	}
 	*b = Bucket{N: int64(a[0]), Min: a[1], Max: a[2], Sum: a[3]}
 	return nil
@@ -114,6 +146,74 @@ type Series struct {
 type HourRecord struct {
 	Hour    time.Time          `json:"hour"`
 	Metrics map[Metric]*Series `json:"metrics,omitempty"`
+}
+
+// MarshalJSON writes h as encoding/json would (the same fields, metrics
+// and minutes in order), by hand: see AppendJSON.
+func (h HourRecord) MarshalJSON() ([]byte, error) { return h.AppendJSON(nil) }
+
+// AppendJSON appends h's JSON to buf. Every commit encodes the history
+// record of each device it writes, and encoding/json (maps of maps of
+// buckets, each re-validated) was most of what history cost it.
+func (h HourRecord) AppendJSON(buf []byte) ([]byte, error) {
+	buf = append(buf, `{"hour":"`...)
+	buf = h.Hour.AppendFormat(buf, time.RFC3339Nano)
+	buf = append(buf, '"')
+	if len(h.Metrics) > 0 {
+		buf = append(buf, `,"metrics":{`...)
+		names := make([]Metric, 0, len(h.Metrics))
+		for m := range h.Metrics {
+			names = append(names, m)
+		}
+		slices.Sort(names)
+		for i, m := range names {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = strconv.AppendQuote(buf, string(m))
+			buf = append(buf, ':')
+			s := h.Metrics[m]
+			if s == nil {
+				buf = append(buf, "null"...)
+				continue
+			}
+			var err error
+			if buf, err = s.appendJSON(buf); err != nil {
+				return nil, err
+			}
+		}
+		buf = append(buf, '}')
+	}
+	return append(buf, '}'), nil
+}
+
+func (s Series) appendJSON(buf []byte) ([]byte, error) {
+	buf = append(buf, `{"h":`...)
+	buf, err := s.Hour.appendJSON(buf)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Minutes) > 0 {
+		buf = append(buf, `,"m":{`...)
+		minutes := make([]int, 0, len(s.Minutes))
+		for m := range s.Minutes {
+			minutes = append(minutes, m)
+		}
+		slices.Sort(minutes)
+		for i, m := range minutes {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, '"')
+			buf = strconv.AppendInt(buf, int64(m), 10)
+			buf = append(buf, `":`...)
+			if buf, err = s.Minutes[m].appendJSON(buf); err != nil {
+				return nil, err
+			}
+		}
+		buf = append(buf, '}')
+	}
+	return append(buf, '}'), nil
 }
 
 // HourOf is the start of the UTC hour holding t.
