@@ -30,16 +30,29 @@ func send(t *testing.T, p *Processor, d, id string, off time.Duration, payload s
 	require.NoError(t, err)
 }
 
-// hourRecord reads the history record of d for the hour holding at.
+// hourRecord is device d's history for the hour holding at, as a query
+// sees it: its hour record merged with the minutes its device record
+// still holds. ok is false when neither has anything for the hour.
 func hourRecord(t *testing.T, s Store, d string, at time.Time) (telemetry.HourRecord, bool) {
 	t.Helper()
-	k := telemetry.HistoryKey(d, at)
-	got, err := s.BulkGet(context.Background(), []string{k})
+	k, dk := telemetry.HistoryKey(d, at), telemetry.DeviceKey(d)
+	got, err := s.BulkGet(context.Background(), []string{k, dk})
 	require.NoError(t, err)
 	var r telemetry.HourRecord
 	e, ok := got[k]
 	if ok {
 		require.NoError(t, json.Unmarshal(e.Value, &r))
+	}
+	var dev telemetry.Device
+	if e, found := got[dk]; found {
+		require.NoError(t, json.Unmarshal(e.Value, &dev))
+	}
+	hour := telemetry.HourOf(at)
+	for _, m := range dev.Pending {
+		if telemetry.HourOf(m.Start).Equal(hour) {
+			r.AddMinute(m, true)
+			ok = true
+		}
 	}
 	return r, ok
 }
@@ -162,60 +175,77 @@ func TestHistoryConflictAloneIsRetried(t *testing.T) {
 	racer := &raceStore{Store: mem, key: hk, race: func() {
 		got, _ := mem.BulkGet(context.Background(), []string{hk})
 		var r telemetry.HourRecord
-		require.NoError(t, json.Unmarshal(got[hk].Value, &r))
+		if e, ok := got[hk]; ok {
+			require.NoError(t, json.Unmarshal(e.Value, &r))
+		}
 		r.Add(telemetry.Input{At: histNow, Calibrated: telemetry.Reading{Temperature: new(30.0)}}, true)
 		next, _ := json.Marshal(r)
 		require.NoError(t, mem.Set(context.Background(), hk, next, got[hk].ETag))
 	}}
 	p.commit.store = racer
-	send(t, p, "d1", "m1", 0, `"temperature":20`)
+	// A minute later: m0's minute moves into the hour record the racer writes.
+	send(t, p, "d1", "m1", time.Minute, `"temperature":20`)
 	assert.Equal(t, int64(2), device(t, p, "d1").Count)
 	assert.Equal(t, int64(3), temperatureN(t, mem, "d1", histNow), "m0, the other writer's, m1")
 	assert.Zero(t, p.Metrics().Snapshot().HistoryFailed)
 }
 
 // TestHistoryCostsOneWritePerDevicePerCommit counts the store's writes of
-// one commit of several devices, with history on and off: history adds one
-// write per device with accepted readings, and no transaction.
+// commits of several devices, with history on and off. Readings of the
+// minute in progress stay in the device records, which are written anyway:
+// no extra write. A commit in a later minute moves each device's finished
+// minute into its hour record: one extra write per device, in the same
+// transaction.
 func TestHistoryCostsOneWritePerDevicePerCommit(t *testing.T) {
 	tests := []struct {
 		name      string
 		payload   string
-		wantExtra int64
+		wantExtra int64 // by the commit of the next minute
 	}{
 		{"accepted readings", `[{"deviceId":"a","temperature":1},{"deviceId":"a","temperature":2},{"deviceId":"b","humidity":3},{"deviceId":"c","pressure":1000}]`, 3},
 		{"only rejections", `[{"deviceId":"a","temperature":999},{"deviceId":"b","humidity":300},{"deviceId":"c","pressure":1}]`, 0},
 	}
-	// commit runs payload in one commit and returns the keys written and
-	// the store's write calls (Set, SetBatch).
-	commit := func(t *testing.T, cfg Config, batch bool, payload string) (writes, calls int64) {
+	type cost struct{ writes, calls int64 }
+	// commit sends payload twice, a minute apart, and returns the keys
+	// written and the store's write calls (Set, SetBatch) of each commit.
+	commit := func(t *testing.T, cfg Config, batch bool, payload string) (first, next cost) {
 		mem := newMemStore()
 		var store Store = mem
 		bs := &batchMemStore{memStore: mem}
 		if batch {
 			store = bs
 		}
-		p := start(t, store, cfg, WithClock(func() time.Time { return histNow }))
+		var mu sync.Mutex
+		now := histNow
+		p := start(t, store, cfg, WithClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now }))
 		require.Empty(t, p.index.ensure(context.Background(), []string{"a", "b", "c"}))
-		sets, batches, before := mem.sets.Load(), bs.batches.Load(), p.Metrics().Snapshot()
-		_, err := p.Process(context.Background(), Message{Payload: []byte(payload), MessageID: "x"})
-		require.NoError(t, err)
-		after := p.Metrics().Snapshot()
-		require.Equal(t, int64(1), after.Flushes-before.Flushes, "one commit")
-		return after.Writes - before.Writes, mem.sets.Load() - sets + bs.batches.Load() - batches
+		one := func(id string) cost {
+			sets, batches, before := mem.sets.Load(), bs.batches.Load(), p.Metrics().Snapshot()
+			_, err := p.Process(context.Background(), Message{Payload: []byte(payload), MessageID: id})
+			require.NoError(t, err)
+			after := p.Metrics().Snapshot()
+			require.Equal(t, int64(1), after.Flushes-before.Flushes, "one commit")
+			return cost{after.Writes - before.Writes, mem.sets.Load() - sets + bs.batches.Load() - batches}
+		}
+		first = one("x")
+		mu.Lock()
+		now = now.Add(time.Minute)
+		mu.Unlock()
+		return first, one("y")
 	}
 	off := historyConfig()
 	off.HistoryMinutes, off.HistoryHours = 0, 0
 	for _, tt := range tests {
 		for _, batch := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s, transactions %v", tt.name, batch), func(t *testing.T) {
-				writesOff, callsOff := commit(t, off, batch, tt.payload)
-				writesOn, callsOn := commit(t, historyConfig(), batch, tt.payload)
-				assert.Equal(t, tt.wantExtra, writesOn-writesOff, "keys written")
+				firstOff, nextOff := commit(t, off, batch, tt.payload)
+				firstOn, nextOn := commit(t, historyConfig(), batch, tt.payload)
+				assert.Equal(t, firstOff, firstOn, "the minute in progress costs no write")
+				assert.Equal(t, tt.wantExtra, nextOn.writes-nextOff.writes, "keys written by the next minute's commit")
 				if batch {
-					assert.Equal(t, callsOff, callsOn, "history goes in the same transaction")
+					assert.Equal(t, nextOff.calls, nextOn.calls, "history goes in the same transaction")
 				} else {
-					assert.Equal(t, tt.wantExtra, callsOn-callsOff, "one Set per device")
+					assert.Equal(t, tt.wantExtra, nextOn.calls-nextOff.calls, "one Set per device")
 				}
 			})
 		}

@@ -244,6 +244,10 @@ func (p *Processor) commitDevices(ctx context.Context, g grouped) (map[string]te
 			delete(written, key)
 			return nil, false, nil
 		}
+		if dropped := hist.pend(key, &d, g.byKey[key]); dropped > 0 {
+			p.metrics.HistoryFailed.Add(int64(dropped))
+			p.log.Warn("pending history minutes dropped", "key", key, "minutes", dropped)
+		}
 		next, err := json.Marshal(d)
 		written[key] = d
 		return next, true, err

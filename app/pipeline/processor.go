@@ -142,6 +142,7 @@ type Processor struct {
 	dead     *deadLetters
 	lanes    []chan *job
 	history  historyCache
+	hints    pendingHints
 	stopped  chan struct{}
 	// sending is held shared while a caller queues jobs, and exclusively by
 	// Run once stopped is closed, so no job is queued after the final drain.

@@ -38,6 +38,9 @@ type Device struct {
 	// that a redelivered message is recognised in the same ETag write that
 	// would count it.
 	Recent []string `json:"recent,omitempty"`
+	// Pending is the device's history not yet in its hour records, a
+	// minute each, oldest first (see Pend).
+	Pending []MinuteBuckets `json:"pending,omitempty"`
 }
 
 // Input is one message for a device, prepared for Apply: decoded,
