@@ -1,6 +1,10 @@
 package alert
 
-import "time"
+import (
+	"time"
+
+	"github.com/enviromon/enviromon/app/telemetry"
+)
 
 // Phase is where an alert's episode stands. The zero value is unset.
 type Phase string
@@ -58,6 +62,18 @@ type Device struct {
 	ID       string
 	Values   map[Metric]float64
 	LastSeen time.Time
+}
+
+// DeviceOf is what rules judge of a device as the pipeline shows it: its
+// id, when it was last seen, and its calibrated values.
+func DeviceOf(s telemetry.Summary) Device {
+	d := Device{ID: s.DeviceID, LastSeen: s.LastSeen, Values: make(map[Metric]float64, 4)}
+	for m, v := range map[Metric]*float64{Temperature: s.Temperature, Humidity: s.Humidity, Pressure: s.Pressure, Light: s.Light} {
+		if v != nil {
+			d.Values[m] = *v
+		}
+	}
+	return d
 }
 
 // Step evaluates r on d at now, from the state cur. It returns the next

@@ -144,7 +144,7 @@ func (s *scene) send(t time.Time, payload string, want int, headers ...string) {
 	}
 	devices := make([]alert.Device, 0, len(latest))
 	for _, d := range latest {
-		devices = append(devices, alertDevice(d))
+		devices = append(devices, alert.DeviceOf(d))
 	}
 	slices.SortFunc(devices, func(a, b alert.Device) int { return strings.Compare(a.ID, b.ID) })
 	require.NoError(s.t, s.eval.Evaluate(s.ctx, devices))
@@ -187,19 +187,6 @@ func (c *commits) take() [][]telemetry.Summary {
 	return out
 }
 
-// alertDevice is app/cmd/enviromon's alertDevice: the values alert rules
-// judge, from a device's public shape.
-func alertDevice(s telemetry.Summary) alert.Device {
-	d := alert.Device{ID: s.DeviceID, LastSeen: s.LastSeen, Values: make(map[alert.Metric]float64, 4)}
-	for m, v := range map[alert.Metric]*float64{alert.Temperature: s.Temperature, alert.Humidity: s.Humidity,
-		alert.Pressure: s.Pressure, alert.Light: s.Light} {
-		if v != nil {
-			d.Values[m] = *v
-		}
-	}
-	return d
-}
-
 // lister pages through the pipeline's devices for the alert sweep, as
 // app/cmd/enviromon's deviceLister does.
 type lister struct{ p *pipeline.Processor }
@@ -208,7 +195,7 @@ func (l lister) DevicePage(ctx context.Context, after string, limit int) ([]aler
 	page, next, err := l.p.DevicePage(ctx, after, limit)
 	out := make([]alert.Device, len(page))
 	for i, d := range page {
-		out[i] = alertDevice(d)
+		out[i] = alert.DeviceOf(d)
 	}
 	return out, next, err
 }

@@ -51,20 +51,9 @@ var _ pipeline.Notifier = alertFeed{}
 func (f alertFeed) Notify(_ context.Context, devices []telemetry.Summary) {
 	out := make([]alert.Device, len(devices))
 	for i, d := range devices {
-		out[i] = alertDevice(d)
+		out[i] = alert.DeviceOf(d)
 	}
 	f.ev.Observe(out)
-}
-
-func alertDevice(s telemetry.Summary) alert.Device {
-	d := alert.Device{ID: s.DeviceID, LastSeen: s.LastSeen, Values: make(map[alert.Metric]float64, 4)}
-	for m, v := range map[alert.Metric]*float64{alert.Temperature: s.Temperature, alert.Humidity: s.Humidity,
-		alert.Pressure: s.Pressure, alert.Light: s.Light} {
-		if v != nil {
-			d.Values[m] = *v
-		}
-	}
-	return d
 }
 
 // deviceLister pages through the pipeline's devices for the sweep.
@@ -77,7 +66,7 @@ func (l deviceLister) DevicePage(ctx context.Context, after string, limit int) (
 	page, next, err := l.a.proc.DevicePage(ctx, after, limit)
 	out := make([]alert.Device, len(page))
 	for i, s := range page {
-		out[i] = alertDevice(s)
+		out[i] = alert.DeviceOf(s)
 	}
 	return out, next, err
 }

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/enviromon/enviromon/app/internal/testenv"
 )
 
 // alertBrowserTests is how many tests dashboard/test/alerts-browser.test.mjs
@@ -28,15 +24,7 @@ var alertScreenshots = []string{"alert-firing.png", "alert-cleared.png", "alert-
 // commit lands, so no sweep interval is waited for. The screenshots land in
 // test-artifacts/.
 func TestAlertsInChromium(t *testing.T) {
-	root := testenv.RepoRoot(t)
-	if _, err := exec.LookPath("chromium"); err != nil {
-		testenv.Missing(t, "chromium", "apt-get install chromium")
-	}
-	for _, f := range []string{"vendor/signalr.min.js", "node_modules/playwright-core"} {
-		if _, err := os.Stat(filepath.Join(root, "dashboard", f)); err != nil {
-			testenv.Missing(t, "dashboard/"+f, "make dashboard")
-		}
-	}
+	root := requireBrowser(t)
 	a, _, _ := startEmbedded(t, "-dashboard", filepath.Join(root, "dashboard"))
 
 	runBrowserTests(t, browserRun{file: "alerts-browser.test.mjs", url: "http://" + a.httpAddr, want: alertBrowserTests,

@@ -32,15 +32,7 @@ const browserTests = 9
 // app's Content-Security-Policy. The screenshots and
 // the publish-to-page latency land in test-artifacts/.
 func TestDashboardInChromium(t *testing.T) {
-	root := testenv.RepoRoot(t)
-	if _, err := exec.LookPath("chromium"); err != nil {
-		testenv.Missing(t, "chromium", "apt-get install chromium")
-	}
-	for _, f := range []string{"vendor/signalr.min.js", "node_modules/playwright-core"} {
-		if _, err := os.Stat(filepath.Join(root, "dashboard", f)); err != nil {
-			testenv.Missing(t, "dashboard/"+f, "make dashboard")
-		}
-	}
+	root := requireBrowser(t)
 	// Every page of every test negotiates from 127.0.0.1: more than one
 	// visitor's budget.
 	a, _, _ := startEmbedded(t, "-dashboard", filepath.Join(root, "dashboard"), "-simulate", "5", "-sim-rate", "2",
@@ -51,6 +43,25 @@ func TestDashboardInChromium(t *testing.T) {
 	if m := regexp.MustCompile(`latency lastSeen→page[^\n]*`).FindString(text); m != "" {
 		artifact(t, "latency.txt", fmt.Sprintf("%s Chromium dashboard, embedded, 5 devices at 2 msg/s: %s\n", time.Now().UTC().Format(time.RFC3339), m))
 	}
+}
+
+// requireBrowser checks what the browser tests need (Debian's Chromium,
+// node, the dashboard built: `make dashboard`) and returns the repository's
+// root; what is missing is reported as testenv.Missing does.
+func requireBrowser(t *testing.T) string {
+	t.Helper()
+	root := testenv.RepoRoot(t)
+	for _, bin := range []string{"chromium", "node"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			testenv.Missing(t, bin, "apt-get install "+bin)
+		}
+	}
+	for _, f := range []string{"vendor/signalr.min.js", "vendor/uPlot.iife.min.js", "node_modules/playwright-core"} {
+		if _, err := os.Stat(filepath.Join(root, "dashboard", f)); err != nil {
+			testenv.Missing(t, "dashboard/"+f, "make dashboard")
+		}
+	}
+	return root
 }
 
 // browserRun is one of the dashboard's browser test files run against the

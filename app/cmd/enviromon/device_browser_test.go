@@ -11,8 +11,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -23,7 +21,6 @@ import (
 
 	"github.com/enviromon/enviromon/app/component"
 	"github.com/enviromon/enviromon/app/inprocess"
-	"github.com/enviromon/enviromon/app/internal/testenv"
 	"github.com/enviromon/enviromon/app/pipeline"
 	"github.com/enviromon/enviromon/app/telemetry"
 )
@@ -49,17 +46,7 @@ const seedEvery = 20 * time.Second
 // through the form with a refused value, the CSV download against the
 // history API, and the phone layout. Screenshots land in test-artifacts/.
 func TestDevicePageInChromium(t *testing.T) {
-	root := testenv.RepoRoot(t)
-	for _, bin := range []string{"chromium", "node"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			testenv.Missing(t, bin, "apt-get install "+bin)
-		}
-	}
-	for _, f := range []string{"vendor/signalr.min.js", "vendor/uPlot.iife.min.js", "node_modules/playwright-core"} {
-		if _, err := os.Stat(filepath.Join(root, "dashboard", f)); err != nil {
-			testenv.Missing(t, "dashboard/"+f, "make dashboard")
-		}
-	}
+	root := requireBrowser(t)
 	devices := []seedDevice{
 		{ID: "greenhouse-north", Light: true, base: 24, swing: 6, seed: 1},
 		{ID: "greenhouse-south", Light: true, base: 22, swing: 5, seed: 2},
