@@ -20,9 +20,10 @@ import (
 // left pending on the device (hints); a complete minute whose hour record
 // is not among them stays pending, for the next commit of the device.
 type historyBatch struct {
-	keys    []string          // history keys this commit may write, in first-seen order
-	follows map[string]string // history key → device key
-	ids     map[string]string // device key → device id
+	keys    []string            // history keys this commit may write, in first-seen order
+	follows map[string]string   // history key → device key
+	ids     map[string]string   // device key → device id
+	byLead  map[string][]string // device key → the history keys following it
 	// flushed holds the minutes the device mutation of this attempt took
 	// out of the device record for each history key, to be added to it.
 	flushed map[string][]telemetry.MinuteBuckets
@@ -31,7 +32,6 @@ type historyBatch struct {
 	// older than it counts in its hour only. oldestHour is the first hour
 	// kept at all.
 	oldestMinute, oldestHour time.Time
-	cache                    *historyCache // the records last written, decoded
 	hints                    *pendingHints
 }
 
@@ -50,13 +50,14 @@ func (p *Processor) retention() telemetry.Retention {
 // left out: their record is gone, or about to be.
 func (p *Processor) historyOf(g grouped, now time.Time) historyBatch {
 	keep := p.retention()
-	h := historyBatch{keep: keep, oldestMinute: keep.Oldest(time.Minute, now), cache: &p.history, hints: &p.hints}
+	h := historyBatch{keep: keep, oldestMinute: keep.Oldest(time.Minute, now), hints: &p.hints}
 	if !h.on() {
 		return h
 	}
 	h.oldestHour = keep.Oldest(time.Hour, now)
 	h.follows = make(map[string]string)
 	h.ids = make(map[string]string, len(g.keys))
+	h.byLead = make(map[string][]string)
 	h.flushed = make(map[string][]telemetry.MinuteBuckets)
 	for i, dk := range g.keys {
 		id := g.ids[i]
@@ -79,6 +80,7 @@ func (p *Processor) historyOf(g grouped, now time.Time) historyBatch {
 			if _, ok := h.follows[hk]; !ok {
 				h.keys = append(h.keys, hk)
 				h.follows[hk] = dk
+				h.byLead[dk] = append(h.byLead[dk], hk)
 			}
 		}
 	}
@@ -93,10 +95,8 @@ func (h historyBatch) pend(dk string, d *telemetry.Device, jobs []*job) (dropped
 	if !h.on() {
 		return 0
 	}
-	for hk, lead := range h.follows {
-		if lead == dk {
-			delete(h.flushed, hk)
-		}
+	for _, hk := range h.byLead[dk] {
+		delete(h.flushed, hk)
 	}
 	for _, j := range jobs {
 		if j.outcome == telemetry.Accepted && !j.in.At.Before(h.oldestHour) {
@@ -122,24 +122,17 @@ func (h historyBatch) apply(key string, cur []byte, exists bool) ([]byte, bool, 
 	if len(minutes) == 0 {
 		return nil, false, nil
 	}
-	r := h.cache.take(key, cur)
-	if r == nil {
-		r = &telemetry.HourRecord{}
-		if exists {
-			if err := json.Unmarshal(cur, r); err != nil {
-				return nil, false, fmt.Errorf("decode history record %s: %w", key, err)
-			}
+	var r telemetry.HourRecord
+	if exists {
+		if err := json.Unmarshal(cur, &r); err != nil {
+			return nil, false, fmt.Errorf("decode history record %s: %w", key, err)
 		}
 	}
 	for _, m := range minutes {
 		r.AddMinute(m, h.keep.Minutes > 0 && !m.Start.Before(h.oldestMinute))
 	}
 	next, err := r.AppendJSON(nil) // json.Marshal would validate it again
-	if err != nil {
-		return nil, false, err
-	}
-	h.cache.put(key, next, r)
-	return next, true, nil
+	return next, err == nil, err
 }
 
 // History returns the non-empty buckets of metric for device id whose
@@ -198,8 +191,8 @@ func (p *Processor) History(ctx context.Context, id string, metric telemetry.Met
 }
 
 // withPending adds the minutes a device record still holds to the hour
-// records read (minute detail only when kept and recent enough), so that a query sees every accepted reading, the minute in
-// progress included.
+// records read (minute detail only when kept and recent enough), so that
+// a query sees every accepted reading, the minute in progress included.
 func withPending(records []telemetry.HourRecord, pending []telemetry.MinuteBuckets, detail bool, minutesFrom time.Time) []telemetry.HourRecord {
 	for _, m := range pending {
 		hour := telemetry.HourOf(m.Start)

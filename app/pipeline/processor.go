@@ -141,7 +141,6 @@ type Processor struct {
 	index    *index
 	dead     *deadLetters
 	lanes    []chan *job
-	history  historyCache
 	hints    pendingHints
 	stopped  chan struct{}
 	// sending is held shared while a caller queues jobs, and exclusively by
